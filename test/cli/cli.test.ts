@@ -3,7 +3,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { CLI } from '../helpers/paths.js';
-import { needsNetns, isRoot, hasCommand } from '../helpers/privileges.js';
+import { needsNetns, hasCommand } from '../helpers/privileges.js';
 
 function lifeline(args: string[], wrap: string[] = []): SpawnSyncReturns<string> {
   const argv = [...wrap, process.execPath, CLI, ...args];
@@ -47,8 +47,12 @@ describe('cli', () => {
     assert.equal(proc('tcp_keepalive_time'), before);
   });
 
-  test('cli: sysctl --set without root is one clear line and exit 1', { skip: !isRoot || !hasCommand('setpriv') ? 'needs root and setpriv to drop to nobody' : false }, () => {
-    const run = lifeline(['sysctl', '--set', 'time=60'], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  // As nobody, in a namespace of its own so a mistake cannot touch the host; CAP_DAC_READ_SEARCH only lets nobody
+  // read the built files wherever the clone lives.
+  const asNobody = ['unshare', '--net', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  asNobody.push('--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search');
+  test('cli: sysctl --set without root is one clear line and exit 1', { skip: needsNetns() || (!hasCommand('setpriv') && 'needs setpriv') }, () => {
+    const run = lifeline(['sysctl', '--set', 'time=60'], asNobody);
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^lifeline: cannot write net\.ipv4\.tcp_keepalive_time .*needs root \[ERR_LIFELINE_PERMISSION\]\n$/);
   });
