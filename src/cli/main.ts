@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ErrorCodes, LifelineError } from '../errors.js';
+import { registerClient } from './client.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerServer } from './server.js';
 import { registerSysctl } from './sysctl.js';
 import { UsageError } from './usage-error.js';
 
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   registerDemo(program);
+  registerServer(program);
+  registerClient(program);
   registerSysctl(program);
   registerDoctor(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });

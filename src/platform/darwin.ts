@@ -11,6 +11,7 @@ export const darwinSocketOptions: PosixSocketOptions = {
   tested: false,
   library: 'libSystem.B.dylib',
   solSocket: 0xffff,
+  soError: 0x1007,
   soKeepAlive: 0x0008,
   ipprotoTcp: 6,
   idle: { option: 0x10, label: 'TCP_KEEPALIVE' },

@@ -28,6 +28,7 @@ export const linuxSocketOptions: PosixSocketOptions = {
   tested: true,
   library: 'libc.so.6',
   solSocket: 1,
+  soError: 4,
   soKeepAlive: 9,
   ipprotoTcp: 6,
   idle: { option: 4, label: 'TCP_KEEPIDLE' },

@@ -62,5 +62,6 @@ export function createNodeOnlyBackend(name: string, limits: PlatformLimits): Pla
       }
     },
     tcpInfo: () => undefined,
+    pendingError: () => undefined,
   };
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { UnsupportedError } from '../errors.js';
-import { loadSockoptFfi, type SockoptFfi } from './ffi.js';
+import { errnoName, loadSockoptFfi, type SockoptFfi } from './ffi.js';
 import { nodeExtendedKeepAliveEnabled } from './node-runtime.js';
 import {
   KEEPALIVE_FIELDS,
@@ -19,6 +19,7 @@ export interface PosixSocketOptions {
   readonly library: string;
   readonly solSocket: number;
   readonly soKeepAlive: number;
+  readonly soError: number;
   readonly ipprotoTcp: number;
   readonly idle: { readonly option: number; readonly label: string };
   readonly interval: { readonly option: number; readonly label: string };
@@ -135,6 +136,12 @@ export function createPosixBackend(table: PosixSocketOptions): PlatformBackend {
         if (!lib) throw new UnsupportedError(`setting ${field}`, loadSockoptFfi(table.library).error ?? '');
         writeWithFfi(lib, fd, field, change);
       }
+    },
+    pendingError(fd) {
+      const lib = ffi();
+      if (!lib) return undefined;
+      const errno = lib.getInt(fd, table.solSocket, table.soError, 'SO_ERROR');
+      return errno === 0 ? null : errnoName(errno);
     },
     tcpInfo(fd) {
       const lib = ffi();

@@ -69,4 +69,6 @@ export interface PlatformBackend {
   write(socket: Socket, fd: number, change: Partial<KernelKeepAlive>, current: KernelKeepAlive | undefined): void;
   /** Raw TCP_INFO bytes, or undefined where the platform has none. */
   tcpInfo(fd: number): Buffer | undefined;
+  /** The socket's pending error (SO_ERROR, which reading clears) as a symbolic code, null for none; undefined where unreadable. */
+  pendingError(fd: number): string | null | undefined;
 }
