@@ -36,3 +36,21 @@ export {
   type TcpSysctls,
   type TcpSysctlName,
 } from './system/sysctl.js';
+export { systemClock, ManualClock, type Clock, type ClockTimer } from './clock.js';
+export { DeathReasons, classifyDeath, type DeathReason, type DeathEvidence, type Verdict } from './liveness/verdict.js';
+export { readTcpInfo, parseTcpInfo, readPendingError, type TcpInfo } from './socket/tcp-info.js';
+export {
+  ConnectionStates,
+  WatchedConnection,
+  type ConnectionState,
+  type ConnectionSnapshot,
+  type DeadPeer,
+} from './socket/watched-connection.js';
+export {
+  Supervisor,
+  DEFAULT_SUPERVISOR_KEEPALIVE,
+  resolveSupervisorOptions,
+  type SupervisorOptions,
+  type SupervisorEvents,
+} from './server/supervisor.js';
+export { TcpClient, type TcpClientOptions, type TcpClientEvents } from './client/tcp-client.js';

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { formatShortDuration, parseDuration } from '../duration.js';
-import type { KeepAliveOptions } from '../socket/options.js';
+import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/options.js';
+import { platformBackend } from '../platform/index.js';
 
 /**
  * `--keepalive off|on|IDLE[,INTERVAL[,COUNT]]` and `--user-timeout DURATION` as one KeepAliveOptions.
@@ -31,7 +32,19 @@ export function keepAliveFromFlags(keepalive: string | undefined, userTimeout: s
     options.userTimeout = text === 'off' || text === '0' ? false : parseDuration(/^\d+$/.test(text) ? `${text}s` : text, '--user-timeout');
   }
   if (options.enabled === false && options.userTimeout === undefined) return { enabled: false };
+  checkAgainstKernel(options);
   return options;
+}
+
+/** The library's own range checks, reported under the flag the user typed (`--keepalive count: 999`). */
+function checkAgainstKernel(options: KeepAliveOptions): void {
+  try {
+    resolveKeepAliveOptions(options, platformBackend().limits);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const flag = error.option === 'userTimeout' ? '--user-timeout' : `--keepalive ${error.option}`;
+    throw new InvalidOptionError(flag, error.value, error.allowed);
+  }
 }
 
 function seconds(text: string, option: string): number {

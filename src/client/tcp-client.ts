@@ -44,6 +44,8 @@ export class TcpClient extends EventEmitter<TcpClientEvents> {
     // allowHalfOpen: after we end our side (stdin closed), the server may still have bytes for us.
     this.socket = connect({ host, port, allowHalfOpen: true });
     this.socket.on('data', (chunk: Buffer) => this.emit('data', chunk));
+    // Half-open only in one direction: once the server has finished, so are we.
+    this.socket.on('end', () => this.socket.end());
     this.socket.once('connect', () => {
       this.#connected = true;
       this.emit('connected', this.#supervisor.watch(this.socket).snapshot());

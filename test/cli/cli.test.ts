@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { CLI } from '../helpers/paths.js';
@@ -73,6 +75,49 @@ describe('cli', () => {
     assert.match(run.stdout, /127\.0\.0\.1 client\s+ok/);
   });
 
+  test('cli: server and client talk, and both name the end: eof, exit 0', async () => {
+    const server = spawn(process.execPath, [CLI, 'server', '127.0.0.1', '0', '--json', '--echo', '--keepalive', '2,1,3']);
+    try {
+      const lines = createInterface({ input: server.stdout });
+      const events: Record<string, unknown>[] = [];
+      const waitFor = (name: string) =>
+        new Promise<Record<string, unknown>>((resolve) => {
+          const found = events.find((event) => event['event'] === name);
+          if (found) return resolve(found);
+          lines.on('line', function onLine() {
+            const match = events.find((event) => event['event'] === name);
+            if (match) {
+              lines.off('line', onLine);
+              resolve(match);
+            }
+          });
+        });
+      lines.on('line', (line) => events.push(JSON.parse(line) as Record<string, unknown>));
+      const listening = await waitFor('listening');
+      const run = spawnSync(process.execPath, [CLI, 'client', '127.0.0.1', String(listening['port']), '--json'], { input: 'ping\n', encoding: 'utf8', timeout: 10_000 });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout, 'ping\n', 'the echo came back on stdout');
+      const clientEvents = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(clientEvents.map((event) => event['event']), ['connected', 'dead']);
+      assert.equal(clientEvents[1]?.['reason'], 'eof');
+      const dead = await waitFor('dead');
+      assert.equal(dead['reason'], 'eof');
+      const data = events.find((event) => event['event'] === 'data');
+      assert.equal(data?.['data'], 'ping\n');
+      assert.deepEqual((events.find((event) => event['event'] === 'accepted')?.['keepalive'] as { idle: number }).idle, 2000);
+    } finally {
+      server.kill('SIGTERM');
+      const [code] = await once(server, 'exit');
+      assert.equal(code, 0, 'SIGTERM ends the server cleanly');
+    }
+  });
+
+  test('cli: a client whose server is not there exits 1 naming the reason', () => {
+    const run = lifeline(['client', '127.0.0.1', '9']);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /dead 127\.0\.0\.1:9 error \(ECONNREFUSED: Connection refused\)/);
+  });
+
   test('cli: demo (npm start) sets keepalive on loopback and shows the kernel values and budget', () => {
     const run = lifeline(['demo']);
     assert.equal(run.status, 0, run.stderr);
@@ -87,6 +132,16 @@ describe('cli', () => {
     ['an unknown sysctl', ['sysctl', '--set', 'bogus=1'], /unknown sysctl "bogus"/],
     ['a malformed assignment', ['sysctl', '--set', 'time'], /expected NAME=VALUE/],
     ['--persist without --set', ['sysctl', '--persist'], /--persist needs --set/],
+    ['server --keepalive 0', ['server', '127.0.0.1', '0', '--keepalive', '0'], /invalid option --keepalive idle: 0; allowed: whole seconds from 1 to 32767 s/],
+    ['server --keepalive 1,2,999', ['server', '127.0.0.1', '0', '--keepalive', '1,2,999'], /invalid option --keepalive count: 999; allowed: an integer from 1 to 127/],
+    ['server --keepalive nonsense', ['server', '127.0.0.1', '0', '--keepalive', 'sometimes'], /invalid option --keepalive/],
+    ['server with a port out of range', ['server', '127.0.0.1', '70000'], /invalid port "70000"/],
+    ['server with an unknown flag', ['server', '--keepalive-idle', '3'], /unknown option '--keepalive-idle'/],
+    ['server on an address this host does not have', ['server', '203.0.113.77', '0'], /cannot listen on 203\.0\.113\.77:0: EADDRNOTAVAIL/],
+    ['server --user-timeout garbage', ['server', '127.0.0.1', '0', '--user-timeout', 'soon'], /invalid option --user-timeout/],
+    ['client without a port', ['client', '127.0.0.1'], /missing required argument 'port'/],
+    ['client with port 0', ['client', '127.0.0.1', '0'], /invalid port "0"/],
+    ['client --keepalive 1,2,999', ['client', '127.0.0.1', '9', '--keepalive', '1,2,999'], /count: 999/],
   ];
   for (const [name, args, message] of bad) {
     test(`cli: ${name} gives one line on stderr and exit 2`, () => {

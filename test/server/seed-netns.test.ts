@@ -130,3 +130,40 @@ describe('seed experiment in network namespaces', { skip }, () => {
     assert.equal(pair.established('client').length, 1);
   });
 });
+
+describe('supervisor finds deaths Node does not report', { skip }, () => {
+  test('seed: a connection Node stopped reading (backpressure) is still found dead by polling the kernel', async (t) => {
+    const pair = new CablePair();
+    try {
+      const index = JSON.stringify(new URL('../../src/index.js', import.meta.url).pathname);
+      const script = `
+        const { Supervisor } = await import(${index});
+        const supervisor = new Supervisor({ keepalive: { idle: 2000, interval: 1000, count: 3 }, sampleInterval: 250 });
+        supervisor.on('accepted', (c) => {
+          const socket = supervisor.connection(c.id).socket;
+          socket.once('data', () => socket._handle.readStop());
+          console.log(JSON.stringify({ event: 'accepted' }));
+        });
+        supervisor.on('dead', (dead) => console.log(JSON.stringify({ event: 'dead', ...dead })));
+        await supervisor.listen(1234, '${pair.serverIp}');
+        console.log(JSON.stringify({ event: 'listening' }));
+      `;
+      const server = pair.spawn('server', [process.execPath, '--input-type=module', '-e', script]);
+      assert.ok(await server.waitForEvent(isEvent('listening'), 5000), server.stderr.map((l) => l.text).join('\n'));
+      const client = pair.lifeline('client', ['client', pair.serverIp, '1234', '--keepalive', 'off']);
+      assert.ok(await server.waitForEvent(isEvent('accepted'), 5000));
+      client.write('hello\n');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const pulledAt = performance.now();
+      pair.pull('client');
+      const dead = await server.waitForEvent(isEvent('dead'), 9000);
+      assert.ok(dead, 'not found: Node emitted nothing and polling did not notice');
+      t.diagnostic(`found ${(dead.at - pulledAt).toFixed(0)} ms after the pull: ${dead['because']}`);
+      assert.equal(dead['reason'], 'keepalive-timeout');
+      assert.equal(dead['code'], 'ETIMEDOUT');
+      assert.ok(dead.at - pulledAt < 7000);
+    } finally {
+      pair.remove();
+    }
+  });
+});
