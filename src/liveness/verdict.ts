@@ -67,7 +67,7 @@ export function classifyDeath(evidence: DeathEvidence): Verdict {
 }
 
 /**
- * Measured on kernel 6.18 (see docs/lab.md): when the kernel kills a socket it zeroes `unacked` and `backoff`,
+ * Measured on kernel 6.18 (see docs/death-evidence.md): when the kernel kills a socket it zeroes `unacked` and `backoff`,
  * but `retransmits`, `caState` (4 = loss recovery), `probes` and `notSentBytes` survive, so the snapshot taken at
  * the moment of death decides; the last periodic sample (where `unacked` still counts) is the fallback.
  * `probes` alone is not enough: zero-window and no-route probing count there too, hence the checks before it.

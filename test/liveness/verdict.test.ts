@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classifyDeath, type DeathEvidence, type TcpInfo } from '../../src/index.js';
 
-/** TCP_INFO as read at the moment of death on kernel 6.18, from the measurements in docs/lab.md. */
+/** TCP_INFO as read at the moment of death on kernel 6.18, from the measurements in docs/death-evidence.md. */
 const base: TcpInfo = {
   state: 'CLOSE', caState: 0, retransmits: 0, probes: 0, backoff: 0, rtoMs: 204, unacked: 0,
   lastDataSentMs: 0, lastDataRecvMs: 5080, lastAckRecvMs: 5080, rttUs: 60, rttVarUs: 30, totalRetrans: 0,
