@@ -24,16 +24,17 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Supervisor } from '../src/server/supervisor.js';
+import { Supervisor, type SupervisorEvents } from '../src/server/supervisor.js';
+import type { ConnectionSnapshot, DeadPeer } from '../src/socket/watched-connection.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 /** dist/bench/supervisor-churn.js -> the repository root. */
@@ -84,6 +85,8 @@ interface Options {
   batch: number;
   /** The child waits for the supervisor to accept each batch before sending the next (no --burst). */
   paced: boolean;
+  /** Run the same rounds against PlainServer instead of a Supervisor: what the harness and Node cost alone. */
+  control: boolean;
   /** How long all N are held open before the kill. */
   holdMs: number;
   connectTimeoutMs: number;
@@ -149,13 +152,14 @@ function parseOptions(): (Options & { child: false }) | { child: true; port: num
       child: { type: 'boolean', default: false },
       port: { type: 'string', default: '0' },
       burst: { type: 'boolean', default: false },
+      control: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
     console.log('usage: node --expose-gc dist/bench/supervisor-churn.js [--rounds 20] [--connections 5000] [--batch 200]\n' +
-      '         [--hold 2000] [--burst] [--connect-timeout MS] [--reap-timeout MS] [--deadline MS] [--out FILE]');
+      '         [--hold 2000] [--burst] [--control] [--connect-timeout MS] [--reap-timeout MS] [--deadline MS] [--out FILE]');
     process.exit(0);
   }
   const int = (name: string, text: string, min: number) => {
@@ -176,6 +180,7 @@ function parseOptions(): (Options & { child: false }) | { child: true; port: num
     connections,
     batch,
     paced,
+    control: values.control,
     holdMs: int('hold', values.hold, 0),
     connectTimeoutMs: int('connect-timeout', values['connect-timeout'], 1),
     reapTimeoutMs: int('reap-timeout', values['reap-timeout'], 1),
@@ -357,7 +362,7 @@ async function runParent(options: Options): Promise<number> {
     process.exit(1);
   }, options.deadlineMs);
 
-  const supervisor = new Supervisor({ keepalive: KEEPALIVE });
+  const supervisor = options.control ? (new PlainServer() as unknown as Supervisor) : new Supervisor({ keepalive: KEEPALIVE });
   const server = await supervisor.listen(0, '127.0.0.1');
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
@@ -403,7 +408,7 @@ async function runParent(options: Options): Promise<number> {
   const connectDelay = monitorEventLoopDelay({ resolution: 10 });
   const holdDelay = monitorEventLoopDelay({ resolution: 10 });
   const reapDelay = monitorEventLoopDelay({ resolution: 10 });
-  console.log(`supervisor-churn: ${options.rounds} rounds x ${n} connections on 127.0.0.1:${port}, ${options.paced ? 'paced ' : ''}batches of ${options.batch}, ` +
+  console.log(`supervisor-churn${options.control ? ' (CONTROL: plain net.Server, no lifeline)' : ''}: ${options.rounds} rounds x ${n} connections on 127.0.0.1:${port}, ${options.paced ? 'paced ' : ''}batches of ${options.batch}, ` +
     `keepalive ${KEEPALIVE.idle / 1000}s/${KEEPALIVE.interval / 1000}s/${KEEPALIVE.count}, node ${process.version}`);
   console.log(row(COLUMNS.map(([name]) => name)));
 
@@ -515,7 +520,7 @@ async function runParent(options: Options): Promise<number> {
     const unexpected = Object.keys(round.dead).filter((reason) => !ALLOWED_REASONS.has(reason));
     if (unexpected.length > 0) failures.push(`round ${index}: dead reasons other than eof/reset: ${fmtReasons(round.dead)}`);
     if (round.warnings > 0) failures.push(`round ${index}: ${round.warnings} supervisor warnings`);
-    if (round.keepaliveConfirmed !== round.accepted) {
+    if (!options.control && round.keepaliveConfirmed !== round.accepted) {
       failures.push(`round ${index}: keepalive confirmed by the kernel on ${round.keepaliveConfirmed} of ${round.accepted} connections`);
     }
     const firstFds = rounds[0]?.fds ?? round.fds;
@@ -582,13 +587,13 @@ async function runParent(options: Options): Promise<number> {
   if (afterClose.size !== 0 || afterClose.serverListening) failures.push(`after close: size ${afterClose.size}, listening ${afterClose.serverListening}`);
 
   const result = {
-    benchmark: 'supervisor-churn',
+    benchmark: options.control ? 'supervisor-churn (control: plain net.Server, no lifeline)' : 'supervisor-churn',
     claim: `The server holds ${n} concurrent connections on loopback and reaps all of them when their peers vanish, ` +
       `with no growth in memory after ${options.rounds} rounds of connect/kill.`,
     command: `node --expose-gc dist/bench/supervisor-churn.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
     machine: machine(),
     parameters: {
-      rounds: options.rounds, connections: n, batch: options.batch, paced: options.paced, holdMs: options.holdMs, keepalive: KEEPALIVE, sampleInterval: 1000, sampleTcpInfo: true,
+      rounds: options.rounds, connections: n, batch: options.batch, paced: options.paced, control: options.control, holdMs: options.holdMs, keepalive: KEEPALIVE, sampleInterval: 1000, sampleTcpInfo: true,
       connectTimeoutMs: options.connectTimeoutMs, reapTimeoutMs: options.reapTimeoutMs, deadlineMs: options.deadlineMs,
     },
     rounds,
@@ -623,6 +628,54 @@ async function runParent(options: Options): Promise<number> {
   }
   console.log('PASS');
   return 0;
+}
+
+/**
+ * The control: a bare net.Server that keeps its sockets in a Map and emits the Supervisor's events in the
+ * Supervisor's order (size updated first), with no keepalive, sampling or verdicts. Whatever heap drift it shows
+ * comes from Node and this harness, not from lifeline.
+ */
+class PlainServer extends EventEmitter<SupervisorEvents> {
+  readonly #sockets = new Map<number, Socket>();
+  #nextId = 1;
+  #server: Server | undefined;
+
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  async listen(port: number, host: string): Promise<Server> {
+    const server = createServer((socket) => {
+      const id = this.#nextId++;
+      this.#sockets.set(id, socket);
+      let ended = false;
+      let code: string | null = null;
+      socket.on('end', () => {
+        ended = true;
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        code ??= error.code ?? 'error';
+      });
+      socket.once('close', () => {
+        this.#sockets.delete(id);
+        const reason = code !== null ? 'reset' : ended ? 'eof' : 'local';
+        this.emit('dead', { id, reason, code, because: 'control' } as unknown as DeadPeer);
+      });
+      this.emit('accepted', { id, keepalive: null } as unknown as ConnectionSnapshot);
+    });
+    this.#server = server;
+    server.listen(port, host);
+    await once(server, 'listening');
+    return server;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets.values()) socket.destroy();
+    if (this.#server?.listening) {
+      this.#server.close();
+      await once(this.#server, 'close');
+    }
+  }
 }
 
 /** Least-squares slope of heapUsed over the round number, bytes per round (null with fewer than 3 rounds). */
