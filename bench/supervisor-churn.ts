@@ -22,8 +22,7 @@
  * Prints a row per round and a summary, writes bench/results/supervisor-churn.json (or --out; a quick run with
  * other parameters overwrites it unless given --out), and exits 1 naming every check that failed.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -60,7 +59,9 @@ const MiB = 1024 * 1024;
  * the 18 rounds from 2 to 20, 1 MiB is 12 bytes per reaped connection: a leak of even 200 bytes per connection
  * would show as ~17 MiB. What is not a leak stays below it: on the reference machine heapUsed moved by +74 KiB
  * from round 2 to 20; a 60-round run of 100 connections drifted ~10 KiB a round early on (code and feedback
- * being optimized) and flattened after ~45 rounds, the same drift at 100 as at 5000 connections.
+ * being optimized) and flattened after ~45 rounds, the same drift at 100 as at 5000 connections, and `--control`
+ * (no lifeline at all) drifts as much. The limit is sized for about 20 rounds: a 120-round run of 500 connections
+ * ended +854 KiB up on that drift alone, so give much longer runs more room (or judge the slope).
  *
  * FD_GROWTH_LIMIT: a leaked socket keeps its descriptor, so a leak would be counted in thousands; 8 leaves room
  * for descriptors Node opens lazily (none were seen in practice).
@@ -210,7 +211,9 @@ async function runChild(port: number, connections: number, batch: number, paced:
         group.push(new Promise<void>((resolveConnect, reject) => {
           // No localAddress: connect() picks a port unique for this 4-tuple (fast, and with tcp_tw_reuse=2, the
           // default, it reuses loopback ports in TIME_WAIT). bind() before connect was tried and is slow here: it
-          // took 1 to 2 ms per socket once earlier rounds had left thousands of TIME_WAIT sockets.
+          // took 1 to 2 ms per socket once earlier rounds had left thousands of TIME_WAIT sockets. With
+          // tcp_tw_reuse=0, 20 rounds of 5000 inside the 60 s of TIME_WAIT would need more ports than the ~28 000
+          // ephemeral ones: the child would then report EADDRNOTAVAIL and the round fail.
           const socket = connect({ port, host: '127.0.0.1' });
           sockets.push(socket);
           socket.once('connect', () => resolveConnect());
@@ -405,11 +408,13 @@ async function runParent(options: Options): Promise<number> {
 
   const n = options.connections;
   // One histogram per phase, each reset and enabled once a round: re-enabling a disabled one counts the gap.
-  const connectDelay = monitorEventLoopDelay({ resolution: 10 });
-  const holdDelay = monitorEventLoopDelay({ resolution: 10 });
-  const reapDelay = monitorEventLoopDelay({ resolution: 10 });
+  // They record the time between 1 ms timer ticks, so a stall of X ms shows as about X + 1 ms: lag() takes 1 off.
+  const connectDelay = monitorEventLoopDelay({ resolution: 1 });
+  const holdDelay = monitorEventLoopDelay({ resolution: 1 });
+  const reapDelay = monitorEventLoopDelay({ resolution: 1 });
+  const lag = (nanoseconds: number) => Math.max(0, nanoseconds / 1e6 - 1);
   console.log(`supervisor-churn${options.control ? ' (CONTROL: plain net.Server, no lifeline)' : ''}: ${options.rounds} rounds x ${n} connections on 127.0.0.1:${port}, ${options.paced ? 'paced ' : ''}batches of ${options.batch}, ` +
-    `keepalive ${KEEPALIVE.idle / 1000}s/${KEEPALIVE.interval / 1000}s/${KEEPALIVE.count}, node ${process.version}`);
+    `${options.control ? 'no keepalive, no sampling' : `keepalive ${KEEPALIVE.idle / 1000}s/${KEEPALIVE.interval / 1000}s/${KEEPALIVE.count}`}, node ${process.version}`);
   console.log(row(COLUMNS.map(([name]) => name)));
 
   for (let index = 1; index <= options.rounds; index++) {
@@ -472,7 +477,7 @@ async function runParent(options: Options): Promise<number> {
       holdDelay.enable();
       await sleep(options.holdMs);
       holdDelay.disable();
-      round.holdLagMaxMs = holdDelay.max / 1e6;
+      round.holdLagMaxMs = lag(holdDelay.max);
       if (supervisor.size !== n) round.failure = `${n - supervisor.size} of ${n} connections died while held (${fmtReasons(round.dead)})`;
     }
 
@@ -491,9 +496,9 @@ async function runParent(options: Options): Promise<number> {
     if ((await withTimeout(Promise.all([exited, closed]), 5000)) === 'timeout') round.failure ??= 'the child did not exit within 5 s of SIGKILL';
     child = undefined;
     reapDelay.disable();
-    round.connectLagP99Ms = connectDelay.percentile(99) / 1e6;
-    round.connectLagMaxMs = connectDelay.max / 1e6;
-    round.reapLagMaxMs = reapDelay.max / 1e6;
+    round.connectLagP99Ms = lag(connectDelay.percentile(99));
+    round.connectLagMaxMs = lag(connectDelay.max);
+    round.reapLagMaxMs = lag(reapDelay.max);
     current = undefined;
 
     const memory = await collectGarbage();
@@ -593,7 +598,8 @@ async function runParent(options: Options): Promise<number> {
     command: `node --expose-gc dist/bench/supervisor-churn.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
     machine: machine(),
     parameters: {
-      rounds: options.rounds, connections: n, batch: options.batch, paced: options.paced, control: options.control, holdMs: options.holdMs, keepalive: KEEPALIVE, sampleInterval: 1000, sampleTcpInfo: true,
+      rounds: options.rounds, connections: n, batch: options.batch, paced: options.paced, control: options.control, holdMs: options.holdMs,
+      ...(options.control ? { keepalive: null, sampleInterval: null, sampleTcpInfo: null } : { keepalive: KEEPALIVE, sampleInterval: 1000, sampleTcpInfo: true }),
       connectTimeoutMs: options.connectTimeoutMs, reapTimeoutMs: options.reapTimeoutMs, deadlineMs: options.deadlineMs,
     },
     rounds,
