@@ -170,7 +170,7 @@ function renderResultTable(runs: RunResult[]): string {
       escapeHtml(run.scenario),
       escapeHtml(run.arm),
       `<span title="${escapeHtml(run.config.description)}">${escapeHtml(keepaliveSummary(run.config))}</span>`,
-      `<span class="number">${escapeHtml(run.budgetMs === null ? 'never' : formatDuration(run.budgetMs))}</span>`,
+      `<span class="number">${escapeHtml(budgetText(run))}</span>`,
       escapeHtml(detectionSummary(run)),
       run.code === null ? '<span class="muted">–</span>' : `<code>${escapeHtml(run.code)}</code>`,
       run.reason === null ? '<span class="muted">–</span>' : escapeHtml(run.reason),
@@ -209,7 +209,7 @@ function formatOffset(ms: number): string {
 function renderRun(run: RunResult, index: number): string {
   const facts: [string, string][] = [
     ['keepalive', `${keepaliveSummary(run.config)} (${run.config.description})`],
-    ['budget', run.budgetMs === null ? 'never' : formatDuration(run.budgetMs)],
+    ['budget', budgetText(run)],
     ['detected after', detectionSummary(run)],
   ];
   if (run.silentMs !== null) facts.push(['peer silent for', formatDuration(run.silentMs)]);
@@ -417,4 +417,10 @@ function renderTimelineSvg(run: RunResult): string {
   });
   parts.push('</svg>');
   return parts.join('');
+}
+
+/** A live peer has no detection budget (any verdict is false); a dead one with none is never found. */
+function budgetText(run: RunResult): string {
+  if (run.budgetMs !== null) return formatDuration(run.budgetMs);
+  return ['survived', 'false-positive', 'flow-lost'].includes(run.verdict) ? '– (peer alive)' : 'never';
 }
