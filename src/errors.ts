@@ -11,6 +11,8 @@ export const ErrorCodes = {
   NO_FILE_DESCRIPTOR: 'ERR_LIFELINE_NO_FILE_DESCRIPTOR',
   PERMISSION: 'ERR_LIFELINE_PERMISSION',
   SYSCTL: 'ERR_LIFELINE_SYSCTL',
+  PROTOCOL: 'ERR_LIFELINE_PROTOCOL',
+  SESSION: 'ERR_LIFELINE_SESSION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

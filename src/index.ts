@@ -54,3 +54,39 @@ export {
   type SupervisorEvents,
 } from './server/supervisor.js';
 export { TcpClient, type TcpClientOptions, type TcpClientEvents } from './client/tcp-client.js';
+export { ProtocolError, ProtocolErrorReasons, type ProtocolErrorReason } from './protocol/errors.js';
+export {
+  encodeFrame,
+  encodeFrameInto,
+  encodeDataHeader,
+  encodedSize,
+  maxDataPayload,
+  isSupportedHello,
+  PROTOCOL_VERSION,
+  DEFAULT_MAX_FRAME_SIZE,
+  MaxFrameSizeLimits,
+  FrameTypeCodes,
+  DATA_FRAME_OVERHEAD,
+  type Frame,
+  type FrameType,
+  type HelloFrame,
+  type UnsupportedHelloFrame,
+  type WelcomeFrame,
+  type DataFrame,
+  type AckFrame,
+  type PingFrame,
+  type PongFrame,
+  type GoAwayFrame,
+  type EncodeOptions,
+} from './protocol/frame.js';
+export { FrameDecoder, decodeFrames, resolveFrameDecoderOptions, type FrameDecoderOptions } from './protocol/decoder.js';
+export { GoAwayCodes, goAwayCodeName, goAwayCodeFor, type GoAwayCode, type GoAwayCodeName } from './protocol/goaway.js';
+export {
+  OutboundLog,
+  InboundLog,
+  SessionError,
+  SessionErrorReasons,
+  type SessionErrorReason,
+  type PendingMessage,
+  type OutboundLogLimits,
+} from './protocol/session.js';
