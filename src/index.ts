@@ -90,3 +90,11 @@ export {
   type PendingMessage,
   type OutboundLogLimits,
 } from './protocol/session.js';
+export { FramedSocket, type FramedSocketEvents } from './socket/framed-socket.js';
+export {
+  LifelineServer,
+  DEFAULT_SERVER_HEARTBEAT,
+  type LifelineServerOptions,
+  type LifelineServerEvents,
+  type ServerMessage,
+} from './server/lifeline-server.js';

@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
+import { parseDuration, type Duration } from '../duration.js';
+import { InvalidOptionError } from '../errors.js';
+import { HeartbeatEngine, type HeartbeatHandle } from '../liveness/heartbeat.js';
+import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, isSupportedHello, type Frame } from '../protocol/frame.js';
+import { GoAwayCodes } from '../protocol/goaway.js';
+import { InboundLog, OutboundLog, SessionError } from '../protocol/session.js';
+import { FramedSocket } from '../socket/framed-socket.js';
+import { setKeepAlive } from '../socket/keepalive.js';
+import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/options.js';
+import { platformBackend } from '../platform/index.js';
+
+export interface LifelineServerOptions {
+  /** The heartbeat interval a client gets when it proposes none, and the range a proposal is clamped to. */
+  heartbeat?: { interval?: Duration; min?: Duration; max?: Duration; /** Timeout as a multiple of the interval. Default 2. */ timeoutFactor?: number };
+  /** A client must say HELLO within this. Default 10 s. */
+  handshakeTimeout?: Duration;
+  /** How long a disconnected session waits for its client to resume. Default 30 s. */
+  sessionTtl?: Duration;
+  /** Connections at once; more are refused with GOAWAY shutting_down. Default 10 000. */
+  maxConnections?: number;
+  /** Largest frame accepted. Default 1 MiB. */
+  maxFrameSize?: number;
+  /** Unacknowledged messages kept per session for replay. Default 10 000 messages, 16 MiB. */
+  replay?: { maxMessages?: number; maxBytes?: number };
+  /** Keepalive for accepted sockets (default idle 60 s, interval 10 s, count 6); `false` for none. */
+  keepalive?: KeepAliveOptions | false;
+  clock?: Clock;
+}
+
+export const DEFAULT_SERVER_HEARTBEAT = { interval: 15_000, min: 1000, max: 300_000, timeoutFactor: 2 } as const;
+
+export interface ServerMessage {
+  session: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface LifelineServerEvents {
+  session: [{ session: string; remote: string; resumed: boolean; heartbeatIntervalMs: number }];
+  message: [ServerMessage];
+  /** A connection ended; its session waits sessionTtl for the client to resume. */
+  disconnect: [{ session: string | null; remote: string; reason: string; detail: string }];
+  'session-expired': [{ session: string; unacknowledged: number }];
+  /** A connection broke the protocol and was closed alone; the server and the other sessions go on. */
+  'protocol-error': [{ remote: string; session: string | null; error: Error }];
+}
+
+interface Session {
+  id: string;
+  outbound: OutboundLog;
+  inbound: InboundLog;
+  connection: Connection | null;
+  expiry: ClockTimer | null;
+}
+
+interface Connection {
+  framed: FramedSocket;
+  remote: string;
+  session: Session | null;
+  handshake: ClockTimer | null;
+  heartbeat: { engine: HeartbeatEngine<Connection>; handle: HeartbeatHandle } | null;
+  lastValidPing: number;
+  strikes: number;
+  intervalMs: number;
+  lastAckSent: number;
+  ackScheduled: boolean;
+}
+
+const MAX_PING_STRIKES = 2;
+
+/**
+ * The server side of the lifeline protocol (docs/protocol.md): handshake with interval negotiation, sessions
+ * that outlive connections, in-order exactly-once delivery with replay on resume, heartbeats through the shared
+ * engine, ping-rate enforcement, and limits that close one bad connection without touching the others.
+ */
+export class LifelineServer extends EventEmitter<LifelineServerEvents> {
+  readonly #clock: Clock;
+  readonly #options: ReturnType<typeof resolve>;
+  readonly #sessions = new Map<string, Session>();
+  readonly #connections = new Set<Connection>();
+  readonly #engines = new Map<number, HeartbeatEngine<Connection>>();
+  #server: Server | undefined;
+
+  constructor(options: LifelineServerOptions = {}) {
+    super();
+    this.#options = resolve(options);
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async listen(port: number, host?: string): Promise<Server> {
+    const server = createServer((socket) => this.accept(socket));
+    this.#server = server;
+    await new Promise<void>((resolvePromise, reject) => {
+      server.once('error', reject);
+      server.listen({ port, ...(host !== undefined && { host }) }, () => {
+        server.off('error', reject);
+        resolvePromise();
+      });
+    });
+    return server;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Takes one accepted socket (from listen(), or a server of your own). */
+  accept(socket: Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const framed = new FramedSocket(socket, this.#options.maxFrameSize);
+    if (this.#connections.size >= this.#options.maxConnections) {
+      framed.goAway(GoAwayCodes.SHUTTING_DOWN, `too many connections (${this.#options.maxConnections})`);
+      return;
+    }
+    if (this.#options.keepalive !== false) {
+      try {
+        setKeepAlive(socket, this.#options.keepalive);
+      } catch {
+        // Keepalive is a second line of defence here; the heartbeat is the first.
+      }
+    }
+    const connection: Connection = {
+      framed, remote, session: null, handshake: null, heartbeat: null, lastValidPing: -Infinity, strikes: 0, intervalMs: 0, lastAckSent: 0, ackScheduled: false,
+    };
+    this.#connections.add(connection);
+    connection.handshake = this.#clock.setTimeout(() => {
+      framed.goAway(GoAwayCodes.HANDSHAKE_TIMEOUT, `no HELLO within ${this.#options.handshakeTimeout} ms`);
+    }, this.#options.handshakeTimeout);
+    framed.on('bytes', () => {
+      if (connection.heartbeat) connection.heartbeat.engine.touch(connection.heartbeat.handle);
+    });
+    framed.on('frame', (frame) => {
+      try {
+        this.#onFrame(connection, frame);
+      } catch (error) {
+        framed.violation(error as Error);
+        this.emit('protocol-error', { remote, session: connection.session?.id ?? null, error: error as Error });
+      }
+    });
+    framed.on('protocol-error', (error) => this.emit('protocol-error', { remote, session: connection.session?.id ?? null, error }));
+    framed.once('close', () => this.#onClose(connection));
+  }
+
+  /** Sends to a session; resolves when the client acknowledged it (across reconnects within sessionTtl). */
+  send(sessionId: string, data: Uint8Array): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.reject(new SessionError('session-lost', `no session ${sessionId}`));
+    const { message, acknowledged } = session.outbound.append(data);
+    const connection = session.connection;
+    if (connection) {
+      connection.framed.send({ type: 'data', seq: message.seq, payload: message.payload });
+      connection.strikes = 0;
+      connection.lastValidPing = -Infinity;
+    }
+    return acknowledged;
+  }
+
+  async close(): Promise<void> {
+    for (const connection of this.#connections) connection.framed.goAway(GoAwayCodes.SHUTTING_DOWN, 'server closing');
+    for (const session of this.#sessions.values()) this.#expire(session, false);
+    for (const engine of this.#engines.values()) engine.clear();
+    if (this.#server?.listening) await new Promise<void>((resolvePromise) => this.#server?.close(() => resolvePromise()));
+  }
+
+  #onFrame(connection: Connection, frame: Frame): void {
+    if (!connection.session) {
+      if (frame.type !== 'hello') throw new Error(`${frame.type} before HELLO`);
+      this.#onHello(connection, frame);
+      return;
+    }
+    const session = connection.session;
+    switch (frame.type) {
+      case 'data': {
+        if (session.inbound.receive(frame.seq) === 'deliver') {
+          this.emit('message', { session: session.id, seq: frame.seq, data: Buffer.from(frame.payload) });
+        }
+        this.#scheduleAck(connection, session);
+        return;
+      }
+      case 'ack':
+        session.outbound.acknowledge(frame.seq);
+        return;
+      case 'ping':
+        this.#enforcePingRate(connection);
+        connection.framed.send({ type: 'pong', nonce: frame.nonce });
+        return;
+      case 'pong':
+        if (connection.heartbeat) connection.heartbeat.engine.pong(connection.heartbeat.handle, Number(frame.nonce));
+        return;
+      case 'goaway':
+        connection.framed.destroy();
+        if (frame.code === GoAwayCodes.NORMAL) this.#expire(session, false);
+        return;
+      default:
+        throw new Error(`unexpected ${frame.type}`);
+    }
+  }
+
+  /** One cumulative ACK per chunk of DATA frames: the frames of a chunk are handled before microtasks run. */
+  #scheduleAck(connection: Connection, session: Session): void {
+    if (connection.ackScheduled) return;
+    connection.ackScheduled = true;
+    queueMicrotask(() => {
+      connection.ackScheduled = false;
+      const delivered = session.inbound.lastDelivered;
+      if (connection.session !== session || delivered <= connection.lastAckSent) return;
+      connection.lastAckSent = delivered;
+      connection.framed.send({ type: 'ack', seq: delivered });
+    });
+  }
+
+  #enforcePingRate(connection: Connection): void {
+    const now = this.#clock.now();
+    if (now - connection.lastValidPing < connection.intervalMs / 2) {
+      connection.strikes++;
+      if (connection.strikes > MAX_PING_STRIKES) {
+        connection.framed.goAway(GoAwayCodes.TOO_MANY_PINGS, `pings faster than every ${connection.intervalMs / 2} ms`);
+      }
+      return;
+    }
+    connection.lastValidPing = now;
+  }
+
+  #onHello(connection: Connection, frame: Extract<Frame, { type: 'hello' }>): void {
+    if (connection.handshake) this.#clock.clearTimeout(connection.handshake);
+    connection.handshake = null;
+    if (!isSupportedHello(frame)) {
+      connection.framed.goAway(GoAwayCodes.UNSUPPORTED_VERSION, `this server speaks version ${PROTOCOL_VERSION}`);
+      return;
+    }
+    const { min, max, interval, timeoutFactor } = this.#options.heartbeat;
+    const agreed = frame.heartbeatIntervalMs === 0 ? interval : Math.min(max, Math.max(min, frame.heartbeatIntervalMs));
+    const timeout = Math.round(agreed * timeoutFactor);
+    let session: Session;
+    let resumed = false;
+    let replay: { seq: number; payload: Uint8Array }[] = [];
+    if (frame.sessionId === '') {
+      if (frame.lastReceivedSeq !== 0) throw new Error('a new session cannot have received anything');
+      session = this.#newSession();
+    } else {
+      const known = this.#sessions.get(frame.sessionId);
+      if (!known || frame.lastReceivedSeq < known.outbound.lastAcknowledged) {
+        connection.framed.goAway(GoAwayCodes.SESSION_GONE, `session ${frame.sessionId} is not known here (expired?)`);
+        return;
+      }
+      session = known;
+      resumed = true;
+      replay = session.outbound.resume(frame.lastReceivedSeq);
+      if (session.expiry) this.#clock.clearTimeout(session.expiry);
+      session.expiry = null;
+      session.connection?.framed.goAway(GoAwayCodes.NORMAL, 'the session moved to a new connection');
+    }
+    session.connection = connection;
+    connection.session = session;
+    connection.intervalMs = agreed;
+    connection.framed.send({
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      sessionId: session.id,
+      heartbeatIntervalMs: agreed,
+      heartbeatTimeoutMs: timeout,
+      maxFrameSize: this.#options.maxFrameSize,
+      lastReceivedSeq: session.inbound.lastDelivered,
+    });
+    connection.lastAckSent = session.inbound.lastDelivered;
+    for (const message of replay) connection.framed.send({ type: 'data', seq: message.seq, payload: message.payload });
+    const engine = this.#engine(agreed, timeout);
+    connection.heartbeat = { engine, handle: engine.add(connection) };
+    this.emit('session', { session: session.id, remote: connection.remote, resumed, heartbeatIntervalMs: agreed });
+  }
+
+  #engine(interval: number, timeout: number): HeartbeatEngine<Connection> {
+    let engine = this.#engines.get(interval);
+    if (!engine) {
+      // The server pings only connections silent for a whole interval; a client keeping its agreement pings first.
+      engine = new HeartbeatEngine<Connection>({
+        interval,
+        timeout: Math.max(1, timeout - interval),
+        clock: this.#clock,
+        sendPing: (connection, nonce) => connection.framed.send({ type: 'ping', nonce: BigInt(nonce) }),
+      });
+      engine.on('dead', ({ id: connection, silentMs }) => {
+        connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${silentMs} ms`);
+        connection.framed.destroy();
+      });
+      this.#engines.set(interval, engine);
+    }
+    return engine;
+  }
+
+  #newSession(): Session {
+    const id = randomBytes(16).toString('base64url');
+    const session: Session = {
+      id,
+      outbound: new OutboundLog({ maxMessages: this.#options.replay.maxMessages, maxBytes: this.#options.replay.maxBytes }),
+      inbound: new InboundLog(),
+      connection: null,
+      expiry: null,
+    };
+    this.#sessions.set(id, session);
+    return session;
+  }
+
+  #onClose(connection: Connection): void {
+    this.#connections.delete(connection);
+    if (connection.handshake) this.#clock.clearTimeout(connection.handshake);
+    if (connection.heartbeat) connection.heartbeat.engine.remove(connection.heartbeat.handle);
+    const session = connection.session;
+    this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, reason: 'closed', detail: '' });
+    if (!session || session.connection !== connection) return;
+    session.connection = null;
+    if (!this.#sessions.has(session.id)) return;
+    session.expiry = this.#clock.setTimeout(() => this.#expire(session, true), this.#options.sessionTtl);
+    session.expiry.unref?.();
+  }
+
+  #expire(session: Session, announce: boolean): void {
+    if (session.expiry) this.#clock.clearTimeout(session.expiry);
+    const unacknowledged = session.outbound.size;
+    session.outbound.fail();
+    this.#sessions.delete(session.id);
+    if (announce) this.emit('session-expired', { session: session.id, unacknowledged });
+  }
+}
+
+const KNOWN = ['heartbeat', 'handshakeTimeout', 'sessionTtl', 'maxConnections', 'maxFrameSize', 'replay', 'keepalive', 'clock'];
+
+function resolve(options: LifelineServerOptions) {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.includes(key)) throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `one of ${KNOWN.join(', ')}`);
+  }
+  const heartbeat = {
+    interval: parseDuration(options.heartbeat?.interval ?? DEFAULT_SERVER_HEARTBEAT.interval, 'heartbeat.interval'),
+    min: parseDuration(options.heartbeat?.min ?? DEFAULT_SERVER_HEARTBEAT.min, 'heartbeat.min'),
+    max: parseDuration(options.heartbeat?.max ?? DEFAULT_SERVER_HEARTBEAT.max, 'heartbeat.max'),
+    timeoutFactor: options.heartbeat?.timeoutFactor ?? DEFAULT_SERVER_HEARTBEAT.timeoutFactor,
+  };
+  if (heartbeat.min < 100 || heartbeat.min > heartbeat.max) throw new InvalidOptionError('heartbeat.min', heartbeat.min, `100 ms to heartbeat.max (${heartbeat.max} ms)`);
+  if (heartbeat.interval < heartbeat.min || heartbeat.interval > heartbeat.max) {
+    throw new InvalidOptionError('heartbeat.interval', heartbeat.interval, `heartbeat.min to heartbeat.max (${heartbeat.min} to ${heartbeat.max} ms)`);
+  }
+  if (!(heartbeat.timeoutFactor > 1 && heartbeat.timeoutFactor <= 10)) throw new InvalidOptionError('heartbeat.timeoutFactor', heartbeat.timeoutFactor, 'more than 1, at most 10');
+  const maxConnections = options.maxConnections ?? 10_000;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidOptionError('maxConnections', maxConnections, 'a positive integer');
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  if (!Number.isInteger(maxFrameSize) || maxFrameSize < 1024 || maxFrameSize > 16 * 1024 * 1024) throw new InvalidOptionError('maxFrameSize', maxFrameSize, '1024 to 16777216 bytes');
+  const keepalive = options.keepalive === undefined ? { idle: 60_000, interval: 10_000, count: 6 } : options.keepalive;
+  if (keepalive !== false) resolveKeepAliveOptions(keepalive, platformBackend().limits);
+  return {
+    heartbeat,
+    handshakeTimeout: parseDuration(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
+    sessionTtl: parseDuration(options.sessionTtl ?? 30_000, 'sessionTtl'),
+    maxConnections,
+    maxFrameSize,
+    replay: { maxMessages: options.replay?.maxMessages ?? 10_000, maxBytes: options.replay?.maxBytes ?? 16 * 1024 * 1024 },
+    keepalive,
+  };
+}
