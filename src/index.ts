@@ -98,3 +98,15 @@ export {
   type LifelineServerEvents,
   type ServerMessage,
 } from './server/lifeline-server.js';
+export { Client, resolveClientOptions, type ClientOptions, type ClientEvents } from './client/client.js';
+export { Backoff, DEFAULT_BACKOFF, resolveBackoffOptions, isRetryable, retryVerdict, type BackoffOptions, type RetryVerdict } from './client/backoff.js';
+export {
+  OfflineQueue,
+  QueueError,
+  QueuePolicies,
+  QueueErrorReasons,
+  DEFAULT_OFFLINE_QUEUE,
+  type OfflineQueueOptions,
+  type QueuePolicy,
+  type QueueErrorReason,
+} from './client/queue.js';

@@ -5,9 +5,13 @@ import { DeathReasons } from '../liveness/verdict.js';
 import { addressError, parsePort } from './args.js';
 import { acceptedLine, deadLine, jsonEvent } from './events.js';
 import { keepAliveFromFlags } from './keepalive-flags.js';
+import { parseHeartbeat, parseProtocol } from './protocol-flags.js';
+import { runProtocolClient } from './protocol-client.js';
 import { UsageError } from './usage-error.js';
 
 interface ClientFlags {
+  protocol?: string;
+  heartbeat?: string;
   keepalive?: string;
   userTimeout?: string;
   json?: boolean;
@@ -25,6 +29,8 @@ export function registerClient(program: Command): void {
     .option('--keepalive <policy>', 'off | on (system defaults) | IDLE[,INTERVAL[,COUNT]] e.g. 2,1,3 (default 60,10,6)')
     .option('--user-timeout <duration>', 'TCP_USER_TIMEOUT, e.g. 3s (a bare number is seconds); off by default')
     .option('--json', 'events as JSON lines on stderr')
+    .option('--protocol <protocol>', 'raw (bytes, the default) or lifeline (each stdin line one message; reconnects and resumes)')
+    .option('--heartbeat <interval>', 'lifeline protocol: the heartbeat interval to propose, e.g. 2s')
     .action((host: string, portText: string, flags: ClientFlags) => runClient(host, portText, flags));
 }
 
@@ -32,6 +38,9 @@ async function runClient(host: string, portText: string, flags: ClientFlags): Pr
   const port = parsePort(portText, 0);
   if (port === 0) throw new UsageError('invalid port "0": allowed 1 to 65535');
   const keepalive = keepAliveFromFlags(flags.keepalive, flags.userTimeout, DEFAULT_SUPERVISOR_KEEPALIVE);
+  const heartbeat = parseHeartbeat(flags.heartbeat);
+  if (parseProtocol(flags.protocol) === 'lifeline') return runProtocolClient(host, port, { json: flags.json ?? false, keepalive, heartbeat });
+  if (heartbeat) throw new UsageError('--heartbeat needs --protocol lifeline');
   const client = new TcpClient({ host, port, keepalive });
   const event = (name: string, fields: object, human: string) => {
     process.stderr.write(`${flags.json ? jsonEvent(name, fields) : human}\n`);

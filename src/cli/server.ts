@@ -4,8 +4,13 @@ import { Supervisor, DEFAULT_SUPERVISOR_KEEPALIVE } from '../server/supervisor.j
 import { addressError, parsePort } from './args.js';
 import { acceptedLine, deadLine, jsonEvent } from './events.js';
 import { describeFlags, keepAliveFromFlags } from './keepalive-flags.js';
+import { parseHeartbeat, parseProtocol } from './protocol-flags.js';
+import { runProtocolServer } from './protocol-server.js';
+import { UsageError } from './usage-error.js';
 
 interface ServerFlags {
+  protocol?: string;
+  heartbeat?: string;
   keepalive?: string;
   userTimeout?: string;
   echo?: boolean;
@@ -22,13 +27,18 @@ export function registerServer(program: Command): void {
     .argument('[port]', `port to listen on (0: any)`, String(DEFAULT_PORT))
     .option('--keepalive <policy>', 'off | on (system defaults) | IDLE[,INTERVAL[,COUNT]] e.g. 2,1,3 or 30s,10s,3 (default 60,10,6)')
     .option('--user-timeout <duration>', 'TCP_USER_TIMEOUT, e.g. 3s or 500ms (a bare number is seconds); off by default')
-    .option('--echo', 'send received bytes back')
+    .option('--echo', 'send received bytes back (raw protocol)')
+    .option('--protocol <protocol>', 'raw (bytes, the default) or lifeline (sessions, heartbeats, resumable messages)')
+    .option('--heartbeat <interval[,timeout]>', 'lifeline protocol: heartbeat interval and total silence before dead, e.g. 2s,5s')
     .option('--json', 'one JSON object per event on stdout')
     .action((host: string, portText: string, flags: ServerFlags) => runServer(host, parsePort(portText, DEFAULT_PORT), flags));
 }
 
 async function runServer(host: string, port: number, flags: ServerFlags): Promise<void> {
   const keepalive = keepAliveFromFlags(flags.keepalive, flags.userTimeout, DEFAULT_SUPERVISOR_KEEPALIVE);
+  const heartbeat = parseHeartbeat(flags.heartbeat);
+  if (parseProtocol(flags.protocol) === 'lifeline') return runProtocolServer(host, port, { json: flags.json ?? false, keepalive, heartbeat });
+  if (heartbeat) throw new UsageError('--heartbeat needs --protocol lifeline');
   const supervisor = new Supervisor({ keepalive });
   const print = (event: string, fields: object, human: string) => {
     process.stdout.write(`${flags.json ? jsonEvent(event, fields) : human}\n`);
