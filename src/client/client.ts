@@ -261,7 +261,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     engine.on('suspect', ({ silentMs }) => this.emit('suspect', { silentMs }));
     engine.on('dead', ({ silentMs }) => {
-      this.#deathReason = { reason: 'heartbeat-timeout', code: null, detail: `nothing from the server for ${silentMs} ms` };
+      this.#deathReason = { reason: 'heartbeat-timeout', code: null, detail: `nothing from the server for ${Math.round(silentMs)} ms` };
       framed.destroy();
     });
     this.#heartbeat = { engine, handle: engine.add(null) };

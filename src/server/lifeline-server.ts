@@ -288,7 +288,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         sendPing: (connection, nonce) => connection.framed.send({ type: 'ping', nonce: BigInt(nonce) }),
       });
       engine.on('dead', ({ id: connection, silentMs }) => {
-        connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${silentMs} ms`);
+        connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${Math.round(silentMs)} ms`);
         connection.framed.destroy();
       });
       this.#engines.set(interval, engine);
