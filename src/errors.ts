@@ -13,6 +13,7 @@ export const ErrorCodes = {
   SYSCTL: 'ERR_LIFELINE_SYSCTL',
   PROTOCOL: 'ERR_LIFELINE_PROTOCOL',
   SESSION: 'ERR_LIFELINE_SESSION',
+  QUEUE: 'ERR_LIFELINE_QUEUE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
