@@ -110,3 +110,30 @@ export {
   type QueuePolicy,
   type QueueErrorReason,
 } from './client/queue.js';
+export {
+  HeartbeatEngine,
+  HeartbeatStates,
+  SuspicionCauses,
+  type HeartbeatHandle,
+  type HeartbeatState,
+  type SuspicionCause,
+  type SuspectPeer,
+  type RecoveredPeer,
+  type HeartbeatDeadPeer,
+  type HeartbeatStats,
+  type HeartbeatWarning,
+  type HeartbeatEvents,
+  type HeartbeatConnectionOptions,
+} from './liveness/heartbeat.js';
+export {
+  resolveHeartbeatOptions,
+  DEFAULT_HEARTBEAT_OPTIONS,
+  DEFAULT_PHI_OPTIONS,
+  type HeartbeatOptions,
+  type PhiOptions,
+  type ResolvedHeartbeatOptions,
+  type ResolvedPhiOptions,
+  type SendPingTo,
+} from './liveness/heartbeat-options.js';
+export { StallGuard, StallSources, type StallReport, type StallSource } from './liveness/stall-guard.js';
+export { TimingWheel, type TimingWheelOptions } from './liveness/wheel.js';

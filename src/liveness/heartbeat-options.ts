@@ -1,0 +1,219 @@
+import { systemClock, type Clock } from '../clock.js';
+import { parseDuration, type Duration } from '../duration.js';
+import { InvalidOptionError, describeValue } from '../errors.js';
+import type { HeartbeatHandle } from './heartbeat.js';
+
+/** Sends a ping carrying `nonce` to connection `id`; the peer must answer with a pong carrying the same nonce. */
+export type SendPingTo<Id> = (id: Id, nonce: number, handle: HeartbeatHandle) => void;
+
+/** The phi accrual detector's settings (see phi.ts). Durations are milliseconds or strings like '3s'. */
+export interface PhiOptions {
+  /** Suspect a connection when phi reaches this: 8 means the silence had a 1 in 10^8 chance of being normal. Default 8 (Akka, Cassandra). */
+  threshold?: number;
+  /** Floor of the learned standard deviation, so that a very regular peer is not suspected after a few ms. Default 100 ms (Akka). */
+  minStdDeviation?: Duration;
+  /** Silence tolerated on top of the learned mean before phi rises (the peer's GC pauses, scheduling). Default 3 s (Akka's cluster default). */
+  acceptablePause?: Duration;
+  /** How many recent silences the running mean and variance follow (the span of an exponentially weighted average). Default 100. */
+  windowSize?: number;
+}
+
+/** Heartbeat settings. Durations are milliseconds or strings like '30s'; `undefined` means the default. */
+export interface HeartbeatOptions<Id = unknown> {
+  /**
+   * The longest a connection may be silent (no inbound byte) before it is pinged. Connections that carried
+   * traffic more recently are never pinged. Default 10 s.
+   */
+  interval?: Duration;
+  /** How long a ping waits for any inbound byte before the connection is dead. Default 5 s. */
+  timeout?: Duration;
+  /**
+   * Spreads pings: each is drawn uniformly up to `jitter x interval` earlier than `interval`, so that thousands of
+   * connections that went quiet together are not pinged on the same tick. A fraction from 0 (no spreading) to
+   * below 1. Default 0.2.
+   */
+  jitter?: number;
+  /**
+   * The hard deadline: a connection silent this long, with its last ping unanswered for a full `timeout`, is
+   * dead, whatever phi says. At least interval + timeout (the default); longer lets it re-ping every `interval`
+   * while silent.
+   */
+  maxSilence?: Duration;
+  /**
+   * The timing wheel's tick: the resolution of every deadline (verdicts come at most one tick late). At most half
+   * of `timeout` and of `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller.
+   */
+  tick?: Duration;
+  /** Also suspect connections by phi accrual (adaptive, from each peer's history). `true` uses DEFAULT_PHI_OPTIONS. Default off. */
+  phi?: boolean | PhiOptions;
+  /**
+   * A timer running this late means this process stalled (GC, blocked loop): verdicts are then postponed until a
+   * fresh ping has had a full timeout. `false` switches the guard off. Default 500 ms.
+   */
+  stallThreshold?: Duration | false;
+  /** Most wheel entries examined per turn of the event loop, so that a large sweep never blocks it for long. Default 1024. */
+  sliceSize?: number;
+  /** Sends a ping for every connection added without its own `sendPing`: one function instead of a closure per connection. */
+  sendPing?: SendPingTo<Id>;
+  /** Time source; tests pass a ManualClock. Default: the system clock. */
+  clock?: Clock;
+  /** Uniform random numbers in [0, 1) for the jitter; tests pass a seeded one. Default Math.random. */
+  random?: () => number;
+  /** Connections to make room for up front (the arrays double when full). Default 0. */
+  initialCapacity?: number;
+}
+
+export interface ResolvedPhiOptions {
+  threshold: number;
+  minStdDeviation: number;
+  acceptablePause: number;
+  windowSize: number;
+}
+
+export interface ResolvedHeartbeatOptions<Id = unknown> {
+  interval: number;
+  timeout: number;
+  jitter: number;
+  maxSilence: number;
+  tick: number;
+  phi: ResolvedPhiOptions | false;
+  stallThreshold: number | false;
+  sliceSize: number;
+  sendPing: SendPingTo<Id> | undefined;
+  clock: Clock;
+  random: () => number;
+  initialCapacity: number;
+}
+
+/** The defaults, documented on HeartbeatOptions: a dead idle peer is found within 15 s of its last byte. */
+export const DEFAULT_HEARTBEAT_OPTIONS = {
+  interval: 10_000,
+  timeout: 5_000,
+  jitter: 0.2,
+  tick: 250,
+  stallThreshold: 500,
+  sliceSize: 1024,
+  initialCapacity: 0,
+} as const;
+
+export const DEFAULT_PHI_OPTIONS: Readonly<ResolvedPhiOptions> = Object.freeze({
+  threshold: 8,
+  minStdDeviation: 100,
+  acceptablePause: 3000,
+  windowSize: 100,
+});
+
+/** Longest duration accepted (Node's timer limit, about 24.8 days). */
+export const MAX_HEARTBEAT_DURATION_MS = 2 ** 31 - 1;
+/** Most connections one engine holds (handles keep the slot in their low 24 bits). */
+export const MAX_HEARTBEAT_CONNECTIONS = 2 ** 24;
+/** windowSize is capped so the per-connection sample counter fits one byte (weight 1/n for n <= 255). */
+const MAX_WINDOW_SIZE = 500;
+
+const KNOWN_KEYS = [
+  'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'sendPing', 'clock', 'random',
+  'initialCapacity',
+] as const;
+const KNOWN_PHI_KEYS = ['threshold', 'minStdDeviation', 'acceptablePause', 'windowSize'] as const;
+
+/**
+ * Fills the defaults and checks every heartbeat option. Throws InvalidOptionError naming the option, the value
+ * and the allowed range; unknown keys are rejected with a hint. Nothing is ever adjusted silently.
+ */
+export function resolveHeartbeatOptions<Id = unknown>(options: HeartbeatOptions<Id> = {}): ResolvedHeartbeatOptions<Id> {
+  checkObject('options', options, '{ interval: 10000, timeout: 5000 }');
+  rejectUnknownKeys('', options, KNOWN_KEYS);
+  const defaults = DEFAULT_HEARTBEAT_OPTIONS;
+  const interval = durationIn('interval', options.interval ?? defaults.interval, 10, MAX_HEARTBEAT_DURATION_MS);
+  const timeout = durationIn('timeout', options.timeout ?? defaults.timeout, 10, MAX_HEARTBEAT_DURATION_MS);
+  const jitter = options.jitter ?? defaults.jitter;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
+    throw new InvalidOptionError('jitter', jitter, 'a fraction of interval from 0 to below 1, e.g. 0.2');
+  }
+  const maxSilence = durationIn('maxSilence', options.maxSilence ?? interval + timeout, interval + timeout, MAX_HEARTBEAT_DURATION_MS,
+    `interval + timeout: a shorter deadline would convict before a ping could be answered`);
+  // Pings go out up to one tick before they are due (so each gets its full timeout) and up to jitter x interval
+  // earlier still; half of the smaller of the two windows leaves every rule at least one tick of room.
+  const maxTick = Math.floor(Math.min(timeout, interval * (1 - jitter)) / 2);
+  const tick = durationIn('tick', options.tick ?? Math.min(defaults.tick, maxTick), 1, maxTick,
+    `at most half of timeout and of interval x (1 - jitter)`);
+  const phi = resolvePhi(options.phi);
+  const stallThreshold = options.stallThreshold === false ? false
+    : durationIn('stallThreshold', options.stallThreshold ?? defaults.stallThreshold, 1, MAX_HEARTBEAT_DURATION_MS);
+  const sliceSize = integerIn('sliceSize', options.sliceSize ?? defaults.sliceSize, 1, 2 ** 31 - 1);
+  const initialCapacity = integerIn('initialCapacity', options.initialCapacity ?? defaults.initialCapacity, 0, MAX_HEARTBEAT_CONNECTIONS);
+  if (options.sendPing !== undefined && typeof options.sendPing !== 'function') {
+    throw new InvalidOptionError('sendPing', options.sendPing, 'a function (id, nonce, handle) => void');
+  }
+  const clock = options.clock ?? systemClock;
+  if (!isClock(clock)) throw new InvalidOptionError('clock', clock, 'a Clock { now(), setTimeout(), clearTimeout() }');
+  const random = options.random ?? Math.random;
+  if (typeof random !== 'function') throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)');
+  return { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, sendPing: options.sendPing, clock, random, initialCapacity };
+}
+
+function resolvePhi(value: boolean | PhiOptions | undefined): ResolvedPhiOptions | false {
+  if (value === undefined || value === false) return false;
+  if (value === true) return { ...DEFAULT_PHI_OPTIONS };
+  checkObject('phi', value, 'true, false or { threshold: 8, acceptablePause: 3000 }');
+  rejectUnknownKeys('phi.', value, KNOWN_PHI_KEYS);
+  const defaults = DEFAULT_PHI_OPTIONS;
+  const threshold = value.threshold ?? defaults.threshold;
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 100)) {
+    throw new InvalidOptionError('phi.threshold', threshold, 'a number above 0 and at most 100 (Akka and Cassandra use 8 to 12)');
+  }
+  return {
+    threshold,
+    minStdDeviation: durationIn('phi.minStdDeviation', value.minStdDeviation ?? defaults.minStdDeviation, 1, MAX_HEARTBEAT_DURATION_MS),
+    acceptablePause: durationIn('phi.acceptablePause', value.acceptablePause ?? defaults.acceptablePause, 0, MAX_HEARTBEAT_DURATION_MS),
+    windowSize: integerIn('phi.windowSize', value.windowSize ?? defaults.windowSize, 2, MAX_WINDOW_SIZE),
+  };
+}
+
+function durationIn(option: string, value: unknown, min: number, max: number, why?: string): number {
+  const ms = parseDuration(value, option);
+  if (ms < min || ms > max) {
+    throw new InvalidOptionError(option, value, min > max ? `nothing: the other options leave no room (${why})` : `${min} to ${max} ms${why ? ` (${why})` : ''}`);
+  }
+  return ms;
+}
+
+function integerIn(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function checkObject(option: string, value: unknown, example: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidOptionError(option, value, `an object such as ${example}`);
+}
+
+function isClock(value: unknown): value is Clock {
+  const clock = value as Partial<Clock> | null;
+  return typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.setTimeout === 'function'
+    && typeof clock.clearTimeout === 'function';
+}
+
+function rejectUnknownKeys(prefix: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const lower = key.toLowerCase();
+    const match = known.find((candidate) => candidate.toLowerCase() === lower || editDistance(candidate.toLowerCase(), lower) <= 2);
+    throw new InvalidOptionError(`${prefix}${key}`, (options as Record<string, unknown>)[key], `one of the keys ${known.join(', ')}`,
+      match ? `did you mean ${prefix}${match}?` : `unknown key ${describeValue(key)}`);
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

@@ -1,0 +1,736 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.js';
+import { formatDuration } from '../duration.js';
+import { InvalidOptionError } from '../errors.js';
+import {
+  MAX_HEARTBEAT_CONNECTIONS,
+  resolveHeartbeatOptions,
+  type HeartbeatOptions,
+  type ResolvedHeartbeatOptions,
+  type ResolvedPhiOptions,
+} from './heartbeat-options.js';
+import { deviationsAtPhi, nextMean, nextVariance, phi as phiOf, sampleWeight } from './phi.js';
+import { nextRttVariance, nextSmoothedRtt, retransmissionTimeout } from './rtt.js';
+import { StallGuard, StallSources, type StallReport } from './stall-guard.js';
+import { DeathReasons } from './verdict.js';
+import { TimingWheel } from './wheel.js';
+
+/**
+ * The heartbeat engine: finds dead peers among many connections by pinging only those that fell silent.
+ *
+ * Pure: no sockets, no global timers. Time comes from the injected Clock, pings leave through a callback, and the
+ * transport reports what arrives (`touch` for every inbound chunk, `pong` for a pong). What a transport must do:
+ *
+ * - call `touch(handle)` for every chunk it reads (any byte is proof of life; it is a single time stamp);
+ * - send each ping AHEAD of data already queued (a ping lane): a ping stuck behind a 10 MB frame measures our
+ *   send queue, not the peer, and a pong stuck behind the peer's frames is answered late. Frame the protocol so a
+ *   small control frame can be interleaved between the chunks of a large one;
+ * - answer the peer's pings at once, echoing the nonce, and report pongs with `pong(handle, nonce)`.
+ *
+ * Per connection, states move alive -> suspect -> dead, each step an event with its evidence:
+ * - ping: when a connection has been silent for `interval` (minus jitter, so that pings spread), it gets a ping.
+ *   A connection that carried traffic within that time never does.
+ * - suspect: the pong is overdue by this peer's own RTO (RFC 6298, from its measured RTTs), or phi accrual (if
+ *   enabled) finds the silence improbable. An early warning; it resends nothing and convicts nothing.
+ * - alive: a suspect connection sent something (a pong or any byte).
+ * - dead (reason `heartbeat-timeout`): silent for `maxSilence` (default interval + timeout) AND the last ping
+ *   was unanswered for a full `timeout`. The engine then forgets the connection (its handle becomes invalid).
+ * Without stalls, the verdict comes at the first tick at or after lastActivity + maxSilence: never early, at most
+ * one tick late.
+ *
+ * Stall guard: if this process stalled (the wheel's timer ran late, a sweep ran long, or the caller reported event
+ * loop delay), pongs may be waiting unread in our own socket buffers. No verdict is then based on a ping sent
+ * before the stall ended: the engine sends a fresh one and gives it a full timeout (see stall-guard.ts).
+ *
+ * Cost: `touch` stamps a time (plus, only when phi is on, one running-average update for silences longer than a
+ * tick, which may move the check earlier); no timer is re-armed per message. Every connection has ONE entry in a shared hashed timing wheel, which
+ * runs on one clock timer. An entry is moved only when it falls due: a busy connection costs one check per
+ * `interval` (like Netty's IdleStateHandler), an idle one a few per ping.
+ *
+ * Memory layout: struct-of-arrays, indexed by slot, with a free list threaded through the nonce array:
+ *   lastActivity, pingSentAt          Float64Array   16 B
+ *   nonce                             Uint32Array     4 B
+ *   generation (stale-handle check)   Uint16Array     2 B
+ *   flags: state, postponed, pings    Uint8Array      1 B
+ *   lastRtt, smoothedRtt, rttVariance Float32Array   12 B
+ *   wheel entry: next, prev, due tick Int32/Uint32   12 B
+ *   id                                Array slot      8 B
+ *   with phi: mean, variance (Float32), samples (Uint8)  9 B
+ * = 55 B per connection, 64 B with phi; no object per connection unless a per-connection sendPing is given.
+ */
+
+declare const handleBrand: unique symbol;
+/** Names one connection in one engine. A stale handle (removed, dead) is recognised and ignored. */
+export type HeartbeatHandle = number & { readonly [handleBrand]: true };
+
+export const HeartbeatStates = {
+  ALIVE: 'alive',
+  SUSPECT: 'suspect',
+} as const;
+export type HeartbeatState = (typeof HeartbeatStates)[keyof typeof HeartbeatStates];
+
+export const SuspicionCauses = {
+  /** The last ping's pong is later than this peer's RTO (RFC 6298) allows. */
+  PING_OVERDUE: 'ping-overdue',
+  /** The phi accrual detector's level reached its threshold. */
+  PHI: 'phi',
+} as const;
+export type SuspicionCause = (typeof SuspicionCauses)[keyof typeof SuspicionCauses];
+
+export interface SuspectPeer<Id> {
+  id: Id;
+  handle: HeartbeatHandle;
+  because: SuspicionCause;
+  /** Time since the last inbound byte. */
+  silentMs: number;
+  pingsOutstanding: number;
+  /** How long the last ping has waited for its pong; null when none is out. */
+  pingWaitingMs: number | null;
+  /** The time after which this peer's pong counts as overdue (SRTT + 4 x RTTVAR, at least 1 s). */
+  rtoMs: number;
+  /** The phi accrual level now (only when phi is enabled). */
+  phi?: number;
+}
+
+export interface RecoveredPeer<Id> {
+  id: Id;
+  handle: HeartbeatHandle;
+  /** What ended the suspicion: the pong, or any other inbound traffic. */
+  via: 'pong' | 'traffic';
+  /** The silence that just ended. */
+  silentMs: number;
+  /** The RTT measured by this pong; null when the traffic was not the answer to the last ping. */
+  rttMs: number | null;
+}
+
+export interface HeartbeatDeadPeer<Id> {
+  id: Id;
+  handle: HeartbeatHandle;
+  reason: typeof DeathReasons.HEARTBEAT_TIMEOUT;
+  /** No socket error is involved in a heartbeat verdict. */
+  code: null;
+  /** The deciding evidence in words. */
+  because: string;
+  /** Time since the last inbound byte. */
+  silentMs: number;
+  pingsOutstanding: number;
+  /** Time since the last ping was sent. */
+  lastPingAgoMs: number;
+  lastRttMs: number | null;
+  smoothedRttMs: number | null;
+  /** The verdict was held back once because this process stalled (and a fresh ping went unanswered too). */
+  postponedByStall: boolean;
+  /** The phi accrual level at the verdict (only when phi is enabled). */
+  phi?: number;
+  configured: { interval: number; timeout: number; maxSilence: number };
+}
+
+export interface HeartbeatStats<Id> {
+  id: Id;
+  state: HeartbeatState;
+  silentMs: number;
+  lastActivityAt: number;
+  pingsOutstanding: number;
+  lastPingAt: number | null;
+  lastRttMs: number | null;
+  /** SRTT (RFC 6298). */
+  smoothedRttMs: number | null;
+  /** RTTVAR (RFC 6298): the mean deviation of the RTT. */
+  rttVarianceMs: number | null;
+  /** After how long a pong is overdue for this peer. */
+  rtoMs: number;
+  phi?: number;
+}
+
+export interface HeartbeatWarning<Id> {
+  id: Id;
+  handle: HeartbeatHandle;
+  /** What sendPing threw. The ping counts as sent: a connection that cannot be written to dies by the deadline. */
+  error: unknown;
+}
+
+export interface HeartbeatEvents<Id> {
+  suspect: [SuspectPeer<Id>];
+  alive: [RecoveredPeer<Id>];
+  dead: [HeartbeatDeadPeer<Id>];
+  /** This process stalled; verdicts that relied on the time before it are postponed. */
+  stall: [StallReport];
+  warning: [HeartbeatWarning<Id>];
+}
+
+export interface HeartbeatConnectionOptions {
+  /** Sends a ping for this connection (instead of the engine's sendPing): costs a closure per connection. */
+  sendPing?: (nonce: number) => void;
+}
+
+// flags: bits 0-1 state, bit 2 postponed, bits 3-7 pings sent since the last inbound activity (saturating).
+const STATE_MASK = 0b11;
+const FREE = 0;
+const ALIVE = 1;
+const SUSPECT = 2;
+const DEAD = 3;
+const POSTPONED = 0b100;
+const PINGS_SHIFT = 3;
+const PINGS_MAX = 31;
+const SLOT_LIMIT = MAX_HEARTBEAT_CONNECTIONS;
+const MAX_SAMPLES = 255;
+const MAX_BUCKETS = 4096;
+
+export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<Id>> {
+  readonly options: Readonly<ResolvedHeartbeatOptions<Id>>;
+  readonly #clock: Clock;
+  readonly #wheel: TimingWheel;
+  readonly #guard: StallGuard | null;
+  readonly #phi: ResolvedPhiOptions | false;
+  /** How many standard deviations past the mean phi reaches its threshold (the same for every peer). */
+  readonly #phiDeviations: number;
+  /** Pings go out at lastActivity + interval - tick - u x jitterSpan (u uniform in [0, 1)). */
+  readonly #jitterSpan: number;
+  /** The least silence that can have made a ping due: interval - tick - jitterSpan. */
+  readonly #pingMinIdle: number;
+
+  #capacity = 0;
+  #count = 0;
+  /** Slots below this have been used; slots from it up are fresh. */
+  #highWater = 0;
+  /** First free slot, or -1. A free slot's nonce holds the next free slot + 1 (0 ends the list). */
+  #freeHead = -1;
+  #nextNonce = 1;
+  /** When the wheel's timer last ran: a sweep that runs long is a stall too. */
+  #timerRanAt = Infinity;
+
+  #lastActivity = new Float64Array(0);
+  #pingSentAt = new Float64Array(0);
+  #nonce = new Uint32Array(0);
+  #generation = new Uint16Array(0);
+  #flags = new Uint8Array(0);
+  #lastRtt = new Float32Array(0);
+  #smoothedRtt = new Float32Array(0);
+  #rttVariance = new Float32Array(0);
+  #silenceMean: Float32Array | null = null;
+  #silenceVariance: Float32Array | null = null;
+  #silenceSamples: Uint8Array | null = null;
+  #ids: (Id | undefined)[] = [];
+  /** Per-connection senders, created only when a connection brings its own. */
+  #senders: (((nonce: number) => void) | undefined)[] | null = null;
+
+  constructor(options: HeartbeatOptions<Id> = {}) {
+    super();
+    const resolved = resolveHeartbeatOptions(options);
+    this.options = Object.freeze(resolved);
+    this.#clock = resolved.clock;
+    this.#phi = resolved.phi;
+    this.#phiDeviations = resolved.phi ? deviationsAtPhi(resolved.phi.threshold) : Infinity;
+    this.#jitterSpan = resolved.jitter * resolved.interval;
+    this.#pingMinIdle = resolved.interval - resolved.tick - this.#jitterSpan;
+    this.#guard = resolved.stallThreshold === false ? null : new StallGuard(resolved.stallThreshold);
+    this.#wheel = new TimingWheel({
+      clock: resolved.clock,
+      tickMs: resolved.tick,
+      buckets: wheelBuckets(resolved.maxSilence, resolved.tick),
+      sliceSize: resolved.sliceSize,
+      onExpire: this.#check,
+      onTimer: this.#onWheelTimer,
+    });
+    if (resolved.initialCapacity > 0) this.#grow(resolved.initialCapacity);
+  }
+
+  /** Connections followed. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Checks waiting in the timing wheel: one per connection (0 when none is followed). */
+  get scheduledChecks(): number {
+    return this.#wheel.size;
+  }
+
+  /** Whether the engine holds a clock timer (only while connections are followed). */
+  get timerArmed(): boolean {
+    return this.#wheel.armed;
+  }
+
+  /** Connections the arrays have room for before they grow. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Starts following a connection; its silence counts from now. `id` is what events carry (your connection
+   * object, a number, a string). Pings go through `connection.sendPing`, or the engine's `sendPing(id, nonce)`.
+   */
+  add(id: Id, connection: HeartbeatConnectionOptions = {}): HeartbeatHandle {
+    const sendPing = connection.sendPing;
+    if (sendPing !== undefined && typeof sendPing !== 'function') {
+      throw new InvalidOptionError('sendPing', sendPing, 'a function (nonce) => void');
+    }
+    if (sendPing === undefined && this.options.sendPing === undefined) {
+      throw new InvalidOptionError('sendPing', undefined, 'a function: pass add(id, { sendPing }) or new HeartbeatEngine({ sendPing })');
+    }
+    const slot = this.#allocate();
+    const now = this.#clock.now();
+    this.#lastActivity[slot] = now;
+    this.#pingSentAt[slot] = -Infinity;
+    this.#nonce[slot] = 0;
+    this.#flags[slot] = ALIVE;
+    this.#lastRtt[slot] = NaN;
+    this.#smoothedRtt[slot] = NaN;
+    this.#rttVariance[slot] = NaN;
+    if (this.#silenceSamples) {
+      this.#silenceMean![slot] = 0;
+      this.#silenceVariance![slot] = 0;
+      this.#silenceSamples[slot] = 0;
+    }
+    this.#ids[slot] = id;
+    if (sendPing !== undefined) (this.#senders ??= [])[slot] = sendPing;
+    this.#count++;
+    this.#wheel.schedule(slot, this.#nextCheckAt(slot, now));
+    return this.#handleOf(slot);
+  }
+
+  /**
+   * Inbound bytes arrived on this connection: call it for every chunk. O(1): it stamps the time. (A suspect
+   * connection becomes alive at once; with phi on, a silence longer than a tick is also learned.)
+   * Returns false for a stale handle.
+   */
+  touch(handle: HeartbeatHandle): boolean {
+    const slot = this.#slotOf(handle);
+    if (slot < 0) return false;
+    const now = this.#clock.now();
+    const silent = now - this.#lastActivity[slot]!;
+    this.#lastActivity[slot] = now;
+    const learned = this.#silenceSamples !== null && silent >= this.options.tick;
+    if (learned) this.#learnSilence(slot, silent);
+    if ((this.#flags[slot]! & STATE_MASK) === SUSPECT) this.#recover(slot, 'traffic', silent, null);
+    if (learned) this.#bringPhiCheckForward(slot, handle);
+    return true;
+  }
+
+  /**
+   * A pong carrying `nonce` arrived (it counts as traffic: no separate touch needed). When it answers the last
+   * ping, its RTT updates the connection's estimates and true is returned; an older or unknown nonce is only
+   * traffic (RTT samples must be unambiguous, as in Karn's algorithm).
+   */
+  pong(handle: HeartbeatHandle, nonce: number): boolean {
+    const slot = this.#slotOf(handle);
+    if (slot < 0) return false;
+    const now = this.#clock.now();
+    const flags = this.#flags[slot]!;
+    let rtt: number | null = null;
+    if (flags >> PINGS_SHIFT > 0 && nonce === this.#nonce[slot]) {
+      rtt = now - this.#pingSentAt[slot]!;
+      const srtt = this.#smoothedRtt[slot]!;
+      this.#rttVariance[slot] = nextRttVariance(this.#rttVariance[slot]!, srtt, rtt);
+      this.#smoothedRtt[slot] = nextSmoothedRtt(srtt, rtt);
+      this.#lastRtt[slot] = rtt;
+    }
+    const silent = now - this.#lastActivity[slot]!;
+    this.#lastActivity[slot] = now;
+    this.#flags[slot] = flags & STATE_MASK;
+    const learned = this.#silenceSamples !== null && silent >= this.options.tick;
+    if (learned) this.#learnSilence(slot, silent);
+    if ((flags & STATE_MASK) === SUSPECT) this.#recover(slot, 'pong', silent, rtt);
+    if (learned) this.#bringPhiCheckForward(slot, handle);
+    return rtt !== null;
+  }
+
+  /** Stops following a connection; false when the handle is stale (removed already, or declared dead). */
+  remove(handle: HeartbeatHandle): boolean {
+    const slot = this.#slotOf(handle);
+    if (slot < 0) return false;
+    this.#free(slot);
+    return true;
+  }
+
+  /** Stops following every connection and releases the clock timer. The engine may be used again. */
+  clear(): void {
+    for (let slot = 0; slot < this.#highWater; slot++) {
+      const state = this.#flags[slot]! & STATE_MASK;
+      if (state === ALIVE || state === SUSPECT) this.#free(slot);
+    }
+  }
+
+  has(handle: HeartbeatHandle): boolean {
+    return this.#slotOf(handle) >= 0;
+  }
+
+  /** 'alive' or 'suspect'; undefined for a stale handle (after `dead` the engine has forgotten it). */
+  state(handle: HeartbeatHandle): HeartbeatState | undefined {
+    const slot = this.#slotOf(handle);
+    if (slot < 0) return undefined;
+    return (this.#flags[slot]! & STATE_MASK) === SUSPECT ? HeartbeatStates.SUSPECT : HeartbeatStates.ALIVE;
+  }
+
+  /** What the engine knows of a connection now: silence, pings, RTT estimates, phi. */
+  stats(handle: HeartbeatHandle): HeartbeatStats<Id> | undefined {
+    const slot = this.#slotOf(handle);
+    if (slot < 0) return undefined;
+    const now = this.#clock.now();
+    const pingAt = this.#pingSentAt[slot]!;
+    const stats: HeartbeatStats<Id> = {
+      id: this.#ids[slot] as Id,
+      state: (this.#flags[slot]! & STATE_MASK) === SUSPECT ? HeartbeatStates.SUSPECT : HeartbeatStates.ALIVE,
+      silentMs: now - this.#lastActivity[slot]!,
+      lastActivityAt: this.#lastActivity[slot]!,
+      pingsOutstanding: this.#pingsOutstanding(slot),
+      lastPingAt: pingAt === -Infinity ? null : pingAt,
+      lastRttMs: orNull(this.#lastRtt[slot]!),
+      smoothedRttMs: orNull(this.#smoothedRtt[slot]!),
+      rttVarianceMs: orNull(this.#rttVariance[slot]!),
+      rtoMs: this.#rto(slot),
+    };
+    if (this.#phi) stats.phi = this.#phiAt(slot, now);
+    return stats;
+  }
+
+  /** The phi accrual level of a connection now; undefined when phi is off or the handle is stale. */
+  phi(handle: HeartbeatHandle): number | undefined {
+    const slot = this.#slotOf(handle);
+    if (slot < 0 || !this.#phi) return undefined;
+    return this.#phiAt(slot, this.#clock.now());
+  }
+
+  /**
+   * Reports event loop delay measured elsewhere, e.g. the max of perf_hooks.monitorEventLoopDelay() sampled
+   * every second (in ms: `histogram.max / 1e6`, then `histogram.reset()`). A delay at or above stallThreshold
+   * postpones verdicts as a late tick would. Returns whether it counted as a stall.
+   */
+  recordLoopDelay(delayMs: number): boolean {
+    if (this.#guard === null) return false;
+    return this.#reportStall(this.#guard.observe(delayMs, this.#clock.now(), StallSources.LOOP_DELAY));
+  }
+
+  readonly #onWheelTimer = (expectedAt: number, firedAt: number): void => {
+    this.#timerRanAt = firedAt;
+    if (this.#guard !== null) this.#reportStall(this.#guard.observeTimer(expectedAt, firedAt));
+  };
+
+  #reportStall(report: StallReport | null): boolean {
+    if (report === null) return false;
+    this.emit('stall', report);
+    return true;
+  }
+
+  /** A connection's check fell due in the wheel: decide what the evidence says, then schedule the next check. */
+  readonly #check = (slot: number): void => {
+    const generation = this.#generation[slot]!;
+    const now = this.#clock.now();
+    if (this.#guard !== null && now - this.#timerRanAt >= this.#guard.thresholdMs) {
+      // This sweep has run long (slow listeners or sendPing): sockets went unread meanwhile.
+      const report = this.#guard.observe(now - this.#timerRanAt, now, StallSources.SWEEP);
+      this.#timerRanAt = now;
+      this.#reportStall(report);
+    }
+    this.#decide(slot, now);
+    // A listener or sendPing may have removed the connection (or it was convicted).
+    if (this.#generation[slot] !== generation || !this.#isFollowed(slot)) return;
+    this.#wheel.schedule(slot, this.#nextCheckAt(slot, now));
+  };
+
+  #decide(slot: number, now: number): void {
+    const { maxSilence, timeout } = this.options;
+    const generation = this.#generation[slot]!;
+    const stallEnd = this.#stallEndedAt();
+    const last = this.#lastActivity[slot]!;
+    let pings = this.#pingsOutstanding(slot);
+    let pingAt = this.#pingSentAt[slot]!;
+    const fresh = pings > 0 && pingAt >= stallEnd;
+
+    if (now - last >= maxSilence) {
+      if (fresh && now - pingAt >= timeout) {
+        this.#convict(slot, now);
+        return;
+      }
+      if (!fresh) {
+        // No ping sent since the last stall ended: whatever we did not hear may be unread in our own buffers.
+        if (stallEnd > (pings > 0 ? pingAt : last)) this.#flags[slot]! |= POSTPONED;
+        this.#sendPing(slot, now);
+      }
+      return;
+    }
+
+    if ((this.#flags[slot]! & STATE_MASK) === ALIVE) {
+      let cause: SuspicionCause | null = null;
+      if (fresh && now - pingAt >= this.#rto(slot)) cause = SuspicionCauses.PING_OVERDUE;
+      else if (this.#phi && now >= this.#phiCrossesAt(slot)) cause = SuspicionCauses.PHI;
+      if (cause !== null) {
+        this.#flags[slot] = (this.#flags[slot]! & ~STATE_MASK) | SUSPECT;
+        this.emit('suspect', this.#suspectEvidence(slot, now, cause));
+        if (this.#generation[slot] !== generation || !this.#isFollowed(slot)) return;
+        // Suspicion from phi: probe now rather than wait for the interval; the answer settles it.
+        if (cause === SuspicionCauses.PHI && this.#pingsOutstanding(slot) === 0) {
+          this.#sendPing(slot, now);
+          return;
+        }
+      }
+    }
+
+    // Read again: a listener may have touched the connection.
+    pings = this.#pingsOutstanding(slot);
+    pingAt = this.#pingSentAt[slot]!;
+    const lastNow = this.#lastActivity[slot]!;
+    if (pings === 0) {
+      if (now - lastNow >= this.#pingMinIdle) this.#sendPing(slot, now);
+    } else if (pingAt < stallEnd) {
+      this.#sendPing(slot, now);
+    } else if (now - pingAt >= this.options.interval && now + timeout <= lastNow + maxSilence) {
+      // With maxSilence beyond interval + timeout: ping again every interval while silent, as long as the
+      // new ping still gets a full timeout before the deadline.
+      this.#sendPing(slot, now);
+    }
+  }
+
+  /**
+   * The earliest time at which any rule could decide something for this connection. Touches only move these
+   * times later, so a check that comes early just reschedules, with one exception: a touch clears an outstanding
+   * ping and makes the next ping due from the touch; while a ping is out, the engine looks again every
+   * pingMinIdle so that the next ping is never late.
+   */
+  #nextCheckAt(slot: number, now: number): number {
+    const { interval, timeout, maxSilence, tick } = this.options;
+    const last = this.#lastActivity[slot]!;
+    const pings = this.#pingsOutstanding(slot);
+    const pingAt = this.#pingSentAt[slot]!;
+    const alive = (this.#flags[slot]! & STATE_MASK) === ALIVE;
+    // The verdict also waits until the last ping had its full timeout.
+    let at = pings === 0 ? last + maxSilence : Math.max(last + maxSilence, pingAt + timeout);
+    if (pings === 0) {
+      at = earlier(at, last + interval - tick - this.options.random() * this.#jitterSpan, now);
+    } else {
+      at = earlier(at, now + this.#pingMinIdle, now);
+      if (alive) at = earlier(at, pingAt + this.#rto(slot), now);
+      if (pingAt + interval + timeout <= last + maxSilence) at = earlier(at, pingAt + interval, now);
+    }
+    if (this.#phi && alive) at = earlier(at, this.#phiCrossesAt(slot), now);
+    return at;
+  }
+
+  #convict(slot: number, now: number): void {
+    const { interval, timeout, maxSilence } = this.options;
+    const flags = this.#flags[slot]!;
+    this.#flags[slot] = (flags & ~STATE_MASK) | DEAD;
+    const silentMs = now - this.#lastActivity[slot]!;
+    const pingsOutstanding = flags >> PINGS_SHIFT;
+    const lastPingAgoMs = now - this.#pingSentAt[slot]!;
+    const postponedByStall = (flags & POSTPONED) !== 0;
+    const pingWord = pingsOutstanding === 1 ? 'ping' : 'pings';
+    const evidence: HeartbeatDeadPeer<Id> = {
+      id: this.#ids[slot] as Id,
+      handle: this.#handleOf(slot),
+      reason: DeathReasons.HEARTBEAT_TIMEOUT,
+      code: null,
+      because:
+        `${pingsOutstanding} ${pingWord} unanswered, the last for ${formatDuration(lastPingAgoMs)} (timeout ${formatDuration(timeout)}); ` +
+        `nothing received for ${formatDuration(silentMs)} (deadline ${formatDuration(maxSilence)})` +
+        (postponedByStall ? '; held back once because this process stalled' : ''),
+      silentMs,
+      pingsOutstanding,
+      lastPingAgoMs,
+      lastRttMs: orNull(this.#lastRtt[slot]!),
+      smoothedRttMs: orNull(this.#smoothedRtt[slot]!),
+      postponedByStall,
+      configured: { interval, timeout, maxSilence },
+    };
+    if (this.#phi) evidence.phi = this.#phiAt(slot, now);
+    try {
+      this.emit('dead', evidence);
+    } finally {
+      this.#free(slot);
+    }
+  }
+
+  #recover(slot: number, via: 'pong' | 'traffic', silentMs: number, rttMs: number | null): void {
+    this.#flags[slot] = ALIVE;
+    this.emit('alive', { id: this.#ids[slot] as Id, handle: this.#handleOf(slot), via, silentMs, rttMs });
+  }
+
+  #suspectEvidence(slot: number, now: number, because: SuspicionCause): SuspectPeer<Id> {
+    const pings = this.#pingsOutstanding(slot);
+    const evidence: SuspectPeer<Id> = {
+      id: this.#ids[slot] as Id,
+      handle: this.#handleOf(slot),
+      because,
+      silentMs: now - this.#lastActivity[slot]!,
+      pingsOutstanding: pings,
+      pingWaitingMs: pings > 0 ? now - this.#pingSentAt[slot]! : null,
+      rtoMs: this.#rto(slot),
+    };
+    if (this.#phi) evidence.phi = this.#phiAt(slot, now);
+    return evidence;
+  }
+
+  #sendPing(slot: number, now: number): void {
+    const nonce = this.#nextNonce;
+    // Never 0, so a protocol can use 0 for "no nonce".
+    this.#nextNonce = nonce === 0xffff_ffff ? 1 : nonce + 1;
+    this.#nonce[slot] = nonce;
+    this.#pingSentAt[slot] = now;
+    const flags = this.#flags[slot]!;
+    this.#flags[slot] = (flags & (STATE_MASK | POSTPONED)) | (Math.min(PINGS_MAX, (flags >> PINGS_SHIFT) + 1) << PINGS_SHIFT);
+    const id = this.#ids[slot] as Id;
+    const own = this.#senders?.[slot];
+    try {
+      if (own !== undefined) own(nonce);
+      else this.options.sendPing!(id, nonce, this.#handleOf(slot));
+    } catch (error) {
+      this.emit('warning', { id, handle: this.#handleOf(slot), error });
+    }
+  }
+
+  /**
+   * Pings sent since the last inbound byte. Touch only stamps a time, so a touch after a ping is noticed here,
+   * lazily: the pings (and a postponement, which was about the silence that just ended) are cleared.
+   */
+  #pingsOutstanding(slot: number): number {
+    const pings = this.#flags[slot]! >> PINGS_SHIFT;
+    if (pings > 0 && this.#lastActivity[slot]! >= this.#pingSentAt[slot]!) {
+      this.#flags[slot] = this.#flags[slot]! & STATE_MASK;
+      return 0;
+    }
+    return pings;
+  }
+
+  #rto(slot: number): number {
+    return retransmissionTimeout(this.#smoothedRtt[slot]!, this.#rttVariance[slot]!, this.options.tick);
+  }
+
+  #stallEndedAt(): number {
+    return this.#guard === null ? -Infinity : this.#guard.lastStallEndedAt;
+  }
+
+  /** Records one silence (a gap between inbound activity longer than a tick) in the running mean and variance. */
+  #learnSilence(slot: number, silentMs: number): void {
+    const samples = Math.min(MAX_SAMPLES, this.#silenceSamples![slot]! + 1);
+    const weight = sampleWeight(samples, (this.#phi as ResolvedPhiOptions).windowSize);
+    const mean = this.#silenceMean![slot]!;
+    this.#silenceVariance![slot] = nextVariance(this.#silenceVariance![slot]!, mean, silentMs, weight);
+    this.#silenceMean![slot] = nextMean(mean, silentMs, weight);
+    this.#silenceSamples![slot] = samples;
+  }
+
+  /**
+   * After learning, the model may expect phi to cross its threshold sooner than the check already scheduled (the
+   * first samples replace a cautious first estimate): then the check moves earlier, an O(1) move in the wheel.
+   * The one case where inbound traffic moves a connection's entry, at most once per tick of silence.
+   */
+  #bringPhiCheckForward(slot: number, handle: HeartbeatHandle): void {
+    // An `alive` listener may have removed the connection, or removed it and added another in its slot.
+    if (this.#slotOf(handle) !== slot || (this.#flags[slot]! & STATE_MASK) !== ALIVE) return;
+    const scheduled = this.#wheel.expiresAt(slot);
+    if (scheduled === undefined) return; // being checked right now: the check schedules itself
+    const crossing = this.#phiCrossesAt(slot);
+    if (crossing < scheduled) this.#wheel.schedule(slot, crossing);
+  }
+
+  /** Mean and standard deviation of this peer's silences; before any sample, Akka's first estimate (interval, interval / 4). */
+  #silenceModel(slot: number): { mean: number; deviation: number } {
+    const phiOptions = this.#phi as ResolvedPhiOptions;
+    const learned = this.#silenceSamples![slot]! > 0;
+    const mean = learned ? this.#silenceMean![slot]! : this.options.interval;
+    const deviation = learned ? Math.sqrt(this.#silenceVariance![slot]!) : this.options.interval / 4;
+    return { mean: mean + phiOptions.acceptablePause, deviation: Math.max(deviation, phiOptions.minStdDeviation) };
+  }
+
+  /** Silence is counted from the last activity, or from the end of the last stall if that is later. */
+  #phiSilenceStart(slot: number): number {
+    return Math.max(this.#lastActivity[slot]!, this.#stallEndedAt());
+  }
+
+  #phiAt(slot: number, now: number): number {
+    const { mean, deviation } = this.#silenceModel(slot);
+    return phiOf(now - this.#phiSilenceStart(slot), mean, deviation);
+  }
+
+  /** When phi will reach its threshold if nothing arrives. */
+  #phiCrossesAt(slot: number): number {
+    const { mean, deviation } = this.#silenceModel(slot);
+    return this.#phiSilenceStart(slot) + mean + deviation * this.#phiDeviations;
+  }
+
+  #isFollowed(slot: number): boolean {
+    const state = this.#flags[slot]! & STATE_MASK;
+    return state === ALIVE || state === SUSPECT;
+  }
+
+  #handleOf(slot: number): HeartbeatHandle {
+    return (this.#generation[slot]! * SLOT_LIMIT + slot) as HeartbeatHandle;
+  }
+
+  /** The slot of a current handle, or -1 for anything else (stale, forged, not a number). */
+  #slotOf(handle: HeartbeatHandle): number {
+    const slot = handle % SLOT_LIMIT;
+    if (!(slot >= 0 && slot < this.#highWater)) return -1;
+    if ((handle - slot) / SLOT_LIMIT !== this.#generation[slot]) return -1;
+    return this.#isFollowed(slot) ? slot : -1;
+  }
+
+  #allocate(): number {
+    if (this.#freeHead >= 0) {
+      const slot = this.#freeHead;
+      this.#freeHead = this.#nonce[slot]! - 1;
+      return slot;
+    }
+    if (this.#highWater === this.#capacity) this.#grow(this.#capacity + 1);
+    return this.#highWater++;
+  }
+
+  #free(slot: number): void {
+    this.#wheel.cancel(slot);
+    this.#generation[slot] = (this.#generation[slot]! + 1) & 0xffff;
+    this.#flags[slot] = FREE;
+    this.#ids[slot] = undefined;
+    if (this.#senders !== null) this.#senders[slot] = undefined;
+    this.#nonce[slot] = this.#freeHead + 1;
+    this.#freeHead = slot;
+    this.#count--;
+  }
+
+  #grow(minimum: number): void {
+    if (minimum > SLOT_LIMIT) throw new RangeError(`a heartbeat engine follows at most ${SLOT_LIMIT} connections`);
+    const capacity = Math.min(SLOT_LIMIT, Math.max(minimum, this.#capacity * 2, 16));
+    this.#lastActivity = resized(this.#lastActivity, new Float64Array(capacity));
+    this.#pingSentAt = resized(this.#pingSentAt, new Float64Array(capacity));
+    this.#nonce = resized(this.#nonce, new Uint32Array(capacity));
+    this.#generation = resized(this.#generation, new Uint16Array(capacity));
+    this.#flags = resized(this.#flags, new Uint8Array(capacity));
+    this.#lastRtt = resized(this.#lastRtt, new Float32Array(capacity));
+    this.#smoothedRtt = resized(this.#smoothedRtt, new Float32Array(capacity));
+    this.#rttVariance = resized(this.#rttVariance, new Float32Array(capacity));
+    if (this.#phi) {
+      this.#silenceMean = resized(this.#silenceMean ?? new Float32Array(0), new Float32Array(capacity));
+      this.#silenceVariance = resized(this.#silenceVariance ?? new Float32Array(0), new Float32Array(capacity));
+      this.#silenceSamples = resized(this.#silenceSamples ?? new Uint8Array(0), new Uint8Array(capacity));
+    }
+    // Preallocated like the typed arrays: exactly 8 bytes a slot, where push() would leave up to half spare.
+    const ids = new Array<Id | undefined>(capacity).fill(undefined);
+    for (let slot = 0; slot < this.#highWater; slot++) ids[slot] = this.#ids[slot];
+    this.#ids = ids;
+    this.#wheel.grow(capacity);
+    this.#capacity = capacity;
+  }
+}
+
+function resized<T extends Float64Array | Float32Array | Uint32Array | Uint16Array | Uint8Array>(old: T, fresh: T): T {
+  fresh.set(old as never);
+  return fresh;
+}
+
+/** `candidate` if it is in the future and before `at`: a rule whose time has passed without firing cannot fire later. */
+function earlier(at: number, candidate: number, now: number): number {
+  return candidate > now && candidate < at ? candidate : at;
+}
+
+function orNull(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
+}
+
+/**
+ * Enough buckets for one revolution to cover the longest deadline (maxSilence), so that a sweep visits only
+ * entries that are due; capped at 4096 (48 KiB of heads), beyond which long deadlines take extra rounds.
+ */
+function wheelBuckets(maxSilence: number, tick: number): number {
+  const needed = Math.ceil(maxSilence / tick) + 2;
+  let buckets = 16;
+  while (buckets < needed && buckets < MAX_BUCKETS) buckets *= 2;
+  return buckets;
+}

@@ -1,0 +1,454 @@
+import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ManualClock, type Clock } from '../../src/clock.js';
+import { HeartbeatEngine, type HeartbeatEvents, type HeartbeatHandle } from '../../src/liveness/heartbeat.js';
+import type { HeartbeatOptions } from '../../src/liveness/heartbeat-options.js';
+import { StallingClock } from '../helpers/stalling-clock.js';
+
+/** A seeded uniform generator (mulberry32), so that jitter is the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Recorded = { [K in keyof HeartbeatEvents<string>]: { at: number; event: HeartbeatEvents<string>[K][0] }[] };
+
+/** An engine on a manual clock that records every ping it sends and every event it emits. */
+function harness<C extends Clock = ManualClock>(options: HeartbeatOptions<string> = {}, clock?: C) {
+  const time = (clock ?? new ManualClock()) as C;
+  const pings: { id: string; nonce: number; handle: number; at: number }[] = [];
+  const engine = new HeartbeatEngine<string>({
+    clock: time,
+    random: seeded(42),
+    sendPing: (id, nonce, handle) => pings.push({ id, nonce, handle, at: time.now() }),
+    ...options,
+  });
+  const events: Recorded = { suspect: [], alive: [], dead: [], stall: [], warning: [] };
+  for (const name of Object.keys(events) as (keyof Recorded)[]) {
+    (engine as EventEmitter).on(name, (event: unknown) => {
+      (events[name] as { at: number; event: unknown }[]).push({ at: time.now(), event });
+    });
+  }
+  return { engine, clock: time, pings, events };
+}
+
+const STRICT = { interval: 10_000, timeout: 5_000, jitter: 0, tick: 250 } as const;
+
+describe('HeartbeatEngine', () => {
+  test('heartbeat: declares dead after timeout when no pong', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    const handle = engine.add('peer');
+    clock.advance(10_000);
+    assert.equal(pings.length, 1);
+    assert.ok(pings[0]!.at >= 9_750 && pings[0]!.at <= 10_000, `ping at ${pings[0]!.at}: after ~interval of silence`);
+    clock.advance(4_999);
+    assert.equal(events.dead.length, 0);
+    clock.advance(1);
+    assert.equal(events.dead.length, 1);
+    const { at, event } = events.dead[0]!;
+    assert.equal(at, 15_000);
+    assert.equal(event.id, 'peer');
+    assert.equal(event.handle, handle);
+    assert.equal(event.reason, 'heartbeat-timeout');
+    assert.equal(event.code, null);
+    assert.equal(event.silentMs, 15_000);
+    assert.equal(event.pingsOutstanding, 1);
+    assert.ok(event.lastPingAgoMs >= 5_000);
+    assert.equal(event.lastRttMs, null);
+    assert.equal(event.postponedByStall, false);
+    assert.deepEqual(event.configured, { interval: 10_000, timeout: 5_000, maxSilence: 15_000 });
+    assert.match(event.because, /1 ping unanswered, the last for 5\.3 s \(timeout 5 s\); nothing received for 15 s/);
+    assert.equal(engine.has(handle), false, 'the engine forgets a dead connection');
+    assert.equal(engine.remove(handle), false);
+    assert.equal(engine.size, 0);
+    assert.equal(engine.scheduledChecks, 0);
+    assert.equal(clock.pending, 0, 'no timer left once no connection is followed');
+  });
+
+  test('heartbeat: no pings to busy connections', () => {
+    const { engine, clock, pings, events } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.2 });
+    const handles = Array.from({ length: 1000 }, (_, index) => engine.add(`peer-${index}`));
+    // Every connection carries traffic every 7.5 s (less than interval x (1 - jitter) - tick = 7.75 s), for 10 minutes.
+    for (let second = 0; second < 600; second += 7.5) {
+      clock.advance(7_500);
+      for (const handle of handles) engine.touch(handle);
+    }
+    assert.equal(pings.length, 0);
+    assert.equal(events.suspect.length + events.dead.length, 0);
+    assert.equal(engine.size, 1000);
+  });
+
+  test('heartbeat: touch keeps a connection alive without pings, and silence after it is measured from the last touch', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    const handle = engine.add('peer');
+    for (let i = 0; i < 100; i++) {
+      clock.advance(9_000);
+      assert.equal(engine.touch(handle), true);
+    }
+    assert.equal(pings.length, 0);
+    assert.equal(engine.state(handle), 'alive');
+    const lastTouch = clock.now();
+    clock.advance(20_000);
+    assert.equal(pings.length, 1);
+    assert.equal(events.dead[0]?.at, lastTouch + 15_000);
+  });
+
+  test('heartbeat: an idle peer that answers gets one ping per interval and lives forever', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    const handle = engine.add('peer');
+    for (let elapsed = 0; elapsed < 120_000; elapsed += 50) {
+      clock.advance(50);
+      const ping = pings.at(-1);
+      if (ping && ping.at === clock.now() - 50) assert.equal(engine.pong(handle, ping.nonce), true);
+    }
+    assert.equal(events.dead.length, 0);
+    assert.ok(pings.length >= 11 && pings.length <= 12, `${pings.length} pings in 2 minutes`);
+    const stats = engine.stats(handle)!;
+    assert.equal(stats.lastRttMs, 50);
+    assert.equal(stats.smoothedRttMs, 50);
+    assert.equal(stats.rttVarianceMs, 25 * 0.75 ** (pings.length - 1));
+  });
+
+  test('heartbeat: jitter spreads first pings over the interval', () => {
+    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.5, tick: 100 });
+    for (let index = 0; index < 1000; index++) engine.add(`peer-${index}`);
+    clock.advance(10_000);
+    assert.equal(pings.length, 1000);
+    const perTick = new Map<number, number>();
+    for (const { at } of pings) perTick.set(at, (perTick.get(at) ?? 0) + 1);
+    const times = [...perTick.keys()];
+    // Drawn uniformly from (interval - tick - jitter x interval, interval - tick], fired at the next tick end.
+    assert.ok(Math.min(...times) >= 4_900 && Math.max(...times) <= 10_000, `pings between ${Math.min(...times)} and ${Math.max(...times)}`);
+    assert.ok(perTick.size >= 48, `spread over ${perTick.size} ticks`);
+    assert.ok(Math.max(...perTick.values()) <= 45, `at most ${Math.max(...perTick.values())} pings in one tick (20 expected)`);
+
+    const unjittered = harness({ interval: 10_000, timeout: 5_000, jitter: 0, tick: 100 });
+    for (let index = 0; index < 1000; index++) unjittered.engine.add(`peer-${index}`);
+    unjittered.clock.advance(10_000);
+    assert.equal(new Set(unjittered.pings.map(({ at }) => at)).size, 1, 'without jitter they all ping on the same tick');
+  });
+
+  test('heartbeat: suspect then alive on late pong', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    const handle = engine.add('peer');
+    // Three prompt pongs teach the engine this peer's RTT (20 ms).
+    for (let round = 0; round < 3; round++) {
+      clock.advance(10_000);
+      clock.advance(20);
+      assert.equal(engine.pong(handle, pings.at(-1)!.nonce), true);
+    }
+    const lastPong = clock.now();
+    assert.equal(engine.stats(handle)!.rtoMs, 1000, 'SRTT 20 ms + 4 x RTTVAR is below the 1 s floor');
+    const before = pings.length;
+    clock.advance(10_000);
+    assert.equal(pings.length, before + 1);
+    const ping = pings.at(-1)!;
+    clock.advance(1_250);
+    assert.equal(events.suspect.length, 1);
+    const suspect = events.suspect[0]!;
+    assert.equal(suspect.at, ping.at + 1_000, 'overdue by the RTO, at the first tick after it');
+    assert.equal(suspect.event.because, 'ping-overdue');
+    assert.equal(suspect.event.pingsOutstanding, 1);
+    assert.equal(suspect.event.pingWaitingMs, 1_000);
+    assert.equal(suspect.event.rtoMs, 1_000);
+    assert.equal('phi' in suspect.event, false, 'no phi without the phi detector');
+    assert.equal(engine.state(handle), 'suspect');
+    clock.advance(ping.at + 3_000 - clock.now());
+    assert.equal(engine.pong(handle, ping.nonce), true);
+    assert.equal(events.alive.length, 1);
+    assert.deepEqual(events.alive[0]!.event, { id: 'peer', handle, via: 'pong', silentMs: clock.now() - lastPong, rttMs: 3_000 });
+    assert.equal(engine.state(handle), 'alive');
+    assert.equal(engine.stats(handle)!.lastRttMs, 3_000);
+    clock.advance(30_000);
+    assert.equal(events.dead.length, 1, 'and dies later like any other once it stops answering');
+  });
+
+  test('heartbeat: any traffic ends suspicion, and a pong for an older ping is traffic but no RTT sample', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    const handle = engine.add('peer');
+    clock.advance(11_000);
+    assert.equal(engine.state(handle), 'suspect');
+    assert.equal(engine.pong(handle, pings[0]!.nonce + 1000), false);
+    assert.equal(events.alive[0]!.event.via, 'pong');
+    assert.equal(events.alive[0]!.event.rttMs, null);
+    assert.equal(engine.stats(handle)!.lastRttMs, null);
+    clock.advance(11_000);
+    assert.equal(engine.state(handle), 'suspect');
+    assert.equal(engine.touch(handle), true);
+    assert.equal(events.alive[1]!.event.via, 'traffic');
+    assert.equal(engine.state(handle), 'alive');
+    assert.equal(events.dead.length, 0);
+  });
+
+  test('heartbeat: phi rises with silence and triggers suspect beside the hard deadline', () => {
+    const { engine, clock, pings, events } = harness({ ...STRICT, phi: { threshold: 8, acceptablePause: 1_000, minStdDeviation: 100 } });
+    const handle = engine.add('sensor');
+    for (let i = 0; i < 30; i++) {
+      clock.advance(1_000);
+      engine.touch(handle);
+    }
+    const lastTouch = clock.now();
+    const levels: number[] = [];
+    while (events.suspect.length === 0 && clock.now() - lastTouch < 15_000) {
+      levels.push(engine.phi(handle)!);
+      clock.advance(250);
+    }
+    for (let i = 1; i < levels.length; i++) assert.ok(levels[i]! >= levels[i - 1]!, 'phi never falls while silence grows');
+    assert.ok(levels[0]! < 1 && levels.at(-1)! < 8);
+    const suspect = events.suspect[0]!;
+    assert.equal(suspect.event.because, 'phi');
+    assert.ok(suspect.event.phi! >= 8);
+    // mean 1000 + pause 1000 + 5.2 x 100 ms: about 2.5 s of silence, long before the 15 s hard deadline.
+    assert.ok(suspect.at - lastTouch >= 2_000 && suspect.at - lastTouch <= 2_750, `suspected after ${suspect.at - lastTouch} ms`);
+    assert.equal(pings.at(-1)?.at, suspect.at, 'suspicion by phi probes at once');
+    clock.advance(20_000);
+    assert.equal(events.dead.length, 1);
+    assert.equal(events.dead[0]!.at, lastTouch + 15_000, 'phi suspects; only the hard deadline convicts');
+    assert.ok(events.dead[0]!.event.phi! > 8);
+  });
+
+  test('heartbeat: phi suspicion is answered by a pong, and an irregular peer is suspected later than a regular one', () => {
+    const silenceBeforeSuspicion = (gaps: number[]) => {
+      const { engine, clock, events } = harness({ ...STRICT, interval: 60_000, phi: { acceptablePause: 0 } });
+      const handle = engine.add('peer');
+      for (const gap of gaps) {
+        clock.advance(gap);
+        engine.touch(handle);
+      }
+      const last = clock.now();
+      clock.advance(30_000);
+      return events.suspect[0]!.at - last;
+    };
+    const regular = silenceBeforeSuspicion(Array.from({ length: 40 }, () => 1_000));
+    const irregular = silenceBeforeSuspicion(Array.from({ length: 40 }, (_, index) => (index % 2 ? 400 : 1_600)));
+    assert.ok(regular < irregular, `regular peer suspected after ${regular} ms, irregular after ${irregular} ms`);
+
+    const { engine, clock, pings, events } = harness({ ...STRICT, phi: { acceptablePause: 0 } });
+    const handle = engine.add('peer');
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1_000);
+      engine.touch(handle);
+    }
+    clock.advance(2_000);
+    assert.equal(events.suspect.length, 1);
+    assert.equal(engine.pong(handle, pings.at(-1)!.nonce), true);
+    assert.equal(events.alive.length, 1);
+    assert.equal(engine.state(handle), 'alive');
+  });
+
+  test('heartbeat: stall guard postpones verdicts after a long stall and still convicts later if the peer stays silent', () => {
+    const { engine, clock, pings, events } = harness(STRICT, new StallingClock());
+    const silent = engine.add('silent');
+    const healthy = engine.add('healthy');
+    clock.advance(10_000);
+    assert.equal(pings.length, 2);
+    const healthyPing = pings.find(({ id }) => id === 'healthy')!;
+    // The loop blocks for 20 s: both deadlines (15 s) pass while nothing runs. The healthy peer's pong arrived
+    // at 10.05 s and waits unread in our socket buffer; Node runs timers before it reads sockets.
+    clock.stall(20_000);
+    assert.equal(events.stall.length, 1);
+    assert.equal(events.stall[0]!.event.source, 'timer');
+    assert.ok(events.stall[0]!.event.stalledMs >= 19_750);
+    assert.equal(events.dead.length, 0, 'no verdict from evidence gathered across the stall');
+    assert.equal(pings.length, 4, 'a fresh ping to each, sent after the stall');
+    assert.ok(pings.slice(2).every(({ at }) => at === 30_000));
+    engine.pong(healthy, healthyPing.nonce); // the poll phase finally reads it
+    clock.advance(4_999);
+    assert.equal(events.dead.length, 0);
+    clock.advance(1);
+    assert.equal(events.dead.length, 1);
+    const { at, event } = events.dead[0]!;
+    assert.equal(event.handle, silent);
+    assert.equal(at, 35_000, 'one more full timeout after the stall');
+    assert.equal(event.postponedByStall, true);
+    assert.match(event.because, /stalled/);
+    assert.equal(event.pingsOutstanding, 2);
+    assert.equal(engine.state(healthy), 'alive');
+  });
+
+  test('heartbeat: without the stall guard, the same stall convicts a healthy peer (why the guard exists)', () => {
+    const { engine, clock, pings, events } = harness({ ...STRICT, stallThreshold: false }, new StallingClock());
+    const healthy = engine.add('healthy');
+    clock.advance(10_000);
+    clock.stall(20_000);
+    assert.equal(events.dead.length, 1);
+    assert.equal(engine.pong(healthy, pings[0]!.nonce), false, 'its pong is read too late');
+  });
+
+  test('heartbeat: a reported event loop delay postpones verdicts like a late tick', () => {
+    const { engine, clock, pings, events } = harness(STRICT);
+    engine.add('peer');
+    clock.advance(14_000);
+    assert.equal(engine.recordLoopDelay(100), false, 'below the threshold: ordinary lateness');
+    assert.equal(engine.recordLoopDelay(2_000), true);
+    assert.equal(events.stall[0]!.event.source, 'loop-delay');
+    clock.advance(1_000);
+    assert.equal(events.dead.length, 0);
+    assert.equal(pings.length, 2);
+    clock.advance(5_000);
+    assert.equal(events.dead[0]!.at, 20_000);
+  });
+
+  test('heartbeat: a sweep that runs long counts as a stall for the connections checked after it', () => {
+    const { engine, clock, pings, events } = harness(STRICT, new StallingClock());
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => engine.add(id));
+    engine.on('dead', ({ id }) => {
+      // A listener that blocks the loop for 2 s: sockets go unread, so the verdicts after it are not trusted.
+      if (id === 'a') clock.block(2_000);
+    });
+    clock.advance(15_000);
+    assert.deepEqual(events.dead.map(({ event }) => event.handle), [a]);
+    assert.equal(events.stall[0]?.event.source, 'sweep');
+    assert.deepEqual(pings.slice(3).map(({ id, at }) => [id, at]), [['b', 17_000], ['c', 17_000]]);
+    clock.advance(5_000);
+    assert.deepEqual(events.dead.map(({ event, at }) => [event.handle, at, event.postponedByStall]), [[a, 15_000, false], [b, 22_000, true], [c, 22_000, true]]);
+  });
+
+  test('heartbeat: detection is never early and at most one tick late', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          interval: fc.integer({ min: 100, max: 30_000 }),
+          timeout: fc.integer({ min: 20, max: 15_000 }),
+          jitter: fc.double({ min: 0, max: 0.9, noNaN: true }),
+          tickShare: fc.double({ min: 0, max: 1, noNaN: true }),
+          extraSilence: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40_000 })),
+          touches: fc.array(fc.integer({ min: 1, max: 20_000 }), { maxLength: 15 }),
+          rtt: fc.integer({ min: 0, max: 3_000 }),
+          answersUntil: fc.integer({ min: 0, max: 200_000 }),
+          start: fc.integer({ min: 0, max: 100_000 }),
+          seed: fc.integer(),
+        }),
+        ({ interval, timeout, jitter, tickShare, extraSilence, touches, rtt, answersUntil, start, seed }) => {
+          const maxTick = Math.floor(Math.min(timeout, interval * (1 - jitter)) / 2);
+          fc.pre(maxTick >= 1);
+          const tick = Math.max(1, Math.round(tickShare * maxTick));
+          const maxSilence = interval + timeout + extraSilence;
+          const clock = new ManualClock(start);
+          let handle = -1 as HeartbeatHandle;
+          let lastActivity = start;
+          const deaths: number[] = [];
+          const engine = new HeartbeatEngine<string>({
+            interval, timeout, jitter, tick, maxSilence, clock, random: seeded(seed),
+            sendPing: (_id, nonce) => {
+              if (clock.now() + rtt > start + answersUntil) return;
+              clock.setTimeout(() => {
+                if (engine.pong(handle, nonce)) lastActivity = clock.now();
+                else if (engine.has(handle)) lastActivity = clock.now();
+              }, rtt);
+            },
+          });
+          engine.on('dead', () => deaths.push(clock.now()));
+          handle = engine.add('peer');
+          let at = start;
+          for (const gap of touches) {
+            at += gap;
+            clock.setTimeout(() => {
+              if (engine.touch(handle)) lastActivity = clock.now();
+            }, at - start);
+          }
+          clock.advance(at - start + answersUntil + maxSilence + 3 * tick + rtt + timeout);
+          while (deaths.length === 0 && clock.pending > 0) clock.advance(maxSilence);
+          assert.equal(deaths.length, 1);
+          const due = lastActivity + maxSilence;
+          assert.ok(deaths[0]! >= due, `early: dead at ${deaths[0]} but silent only since ${lastActivity} (deadline ${due})`);
+          assert.ok(deaths[0]! <= due + tick, `late: dead at ${deaths[0]}, deadline ${due}, tick ${tick}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('heartbeat: 10 000 connections add and remove without leaks (the wheel returns to 0)', () => {
+    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000 });
+    const first = Array.from({ length: 10_000 }, (_, index) => engine.add(`peer-${index}`));
+    assert.equal(engine.scheduledChecks, 10_000);
+    clock.advance(10_500);
+    assert.equal(pings.length, 10_000);
+    for (const handle of first) assert.equal(engine.remove(handle), true);
+    assert.equal(engine.size, 0);
+    assert.equal(engine.scheduledChecks, 0);
+    assert.equal(clock.pending, 0);
+    const capacity = engine.capacity;
+    for (let round = 0; round < 5; round++) {
+      const handles = Array.from({ length: 10_000 }, (_, index) => engine.add(`again-${index}`));
+      clock.advance(3_000);
+      handles.forEach((handle) => engine.remove(handle));
+    }
+    assert.equal(engine.capacity, capacity, 'freed slots are reused');
+    assert.equal(engine.scheduledChecks, 0);
+    assert.equal(first.some((handle) => engine.touch(handle) || engine.has(handle)), false, 'old handles stay invalid after their slots are reused');
+    engine.add('x');
+    engine.add('y');
+    engine.clear();
+    assert.equal(engine.size + engine.scheduledChecks + clock.pending, 0);
+  });
+
+  test('heartbeat: many connections due on one tick are checked in slices and still judged on time', () => {
+    const { engine, clock, pings, events } = harness({ ...STRICT, sliceSize: 64 });
+    for (let index = 0; index < 2000; index++) engine.add(`peer-${index}`);
+    clock.advance(10_000);
+    assert.equal(pings.length, 2000);
+    clock.advance(5_000);
+    assert.equal(events.dead.length, 2000);
+    assert.ok(events.dead.every(({ at }) => at === 15_000));
+  });
+
+  test('heartbeat: with maxSilence beyond interval + timeout it pings again every interval while silent', () => {
+    const { engine, clock, pings, events } = harness({ ...STRICT, maxSilence: 40_000 });
+    engine.add('peer');
+    clock.advance(50_000);
+    assert.deepEqual(pings.map(({ at }) => at), [9_750, 19_750, 29_750]);
+    assert.equal(events.suspect.length, 1);
+    assert.equal(events.dead[0]!.at, 40_000);
+    assert.equal(events.dead[0]!.event.pingsOutstanding, 3);
+  });
+
+  test('heartbeat: per-connection senders, a sender that throws, and listeners that remove connections', () => {
+    const clock = new ManualClock();
+    const engine = new HeartbeatEngine<number>({ ...STRICT, clock });
+    assert.throws(() => engine.add(1), { code: 'ERR_LIFELINE_INVALID_OPTION', message: /sendPing/ });
+    const sent: number[] = [];
+    const ok = engine.add(1, { sendPing: (nonce) => sent.push(nonce) });
+    const broken = engine.add(2, { sendPing: () => { throw new Error('EPIPE'); } });
+    const warnings: unknown[] = [];
+    engine.on('warning', ({ id, error }) => warnings.push([id, (error as Error).message]));
+    engine.on('suspect', ({ handle }) => {
+      if (handle === ok) engine.remove(handle);
+    });
+    const dead: number[] = [];
+    engine.on('dead', ({ id }) => dead.push(id));
+    clock.advance(20_000);
+    assert.equal(sent.length, 1);
+    assert.ok(sent[0]! > 0, 'nonces are never 0');
+    assert.deepEqual(warnings, [[2, 'EPIPE']]);
+    assert.equal(engine.has(ok), false);
+    assert.deepEqual(dead, [2], 'a connection that cannot be written to dies by the deadline');
+    assert.equal(engine.has(broken), false);
+    assert.equal(engine.scheduledChecks, 0);
+  });
+
+  test('heartbeat: stale and forged handles are ignored', () => {
+    const { engine } = harness(STRICT);
+    const handle = engine.add('a');
+    engine.remove(handle);
+    const reused = engine.add('b');
+    assert.notEqual(reused, handle);
+    for (const bad of [handle, -1, 1.5, NaN, 2 ** 40, reused + 1]) {
+      const forged = bad as HeartbeatHandle;
+      assert.equal(engine.touch(forged), false);
+      assert.equal(engine.pong(forged, 1), false);
+      assert.equal(engine.stats(forged), undefined);
+      assert.equal(engine.remove(forged), false);
+    }
+    assert.equal(engine.stats(reused)!.id, 'b');
+  });
+});

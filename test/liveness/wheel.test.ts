@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ManualClock, type Clock, type ClockTimer } from '../../src/clock.js';
+import { TimingWheel, type TimingWheelOptions } from '../../src/liveness/wheel.js';
+import { StallingClock } from '../helpers/stalling-clock.js';
+
+type Fired = { entry: number; at: number }[];
+
+function wheelOn(clock: Clock & { now(): number }, options: Partial<TimingWheelOptions> = {}) {
+  const fired: Fired = [];
+  const wheel = new TimingWheel({
+    clock,
+    tickMs: 100,
+    buckets: 8,
+    sliceSize: 1024,
+    onExpire: (entry) => fired.push({ entry, at: clock.now() }),
+    ...options,
+  });
+  return { wheel, fired };
+}
+
+describe('TimingWheel', () => {
+  test('wheel: expires each entry at the first tick end at or after its deadline, never early', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 500 }),
+        fc.constantFrom(1, 2, 8, 64),
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (tickMs, buckets, deadlines, start) => {
+          const clock = new ManualClock(start);
+          const { wheel, fired } = wheelOn(clock, { tickMs, buckets });
+          deadlines.forEach((deadline, entry) => wheel.schedule(entry, start + deadline));
+          clock.advance(20_000 + 2 * tickMs);
+          assert.equal(fired.length, deadlines.length);
+          for (const { entry, at } of fired) {
+            const deadline = start + deadlines[entry]!;
+            assert.ok(at >= deadline, `entry ${entry} fired early: ${at} < ${deadline}`);
+            assert.ok(at < deadline + tickMs || (deadline <= start && at <= start + tickMs), `entry ${entry} fired late: ${at} for ${deadline}`);
+          }
+          assert.equal(wheel.size, 0);
+          assert.equal(clock.pending, 0);
+        },
+      ),
+    );
+  });
+
+  test('wheel: one clock timer for the whole wheel, armed only while entries wait', () => {
+    const clock = new ManualClock();
+    const { wheel } = wheelOn(clock);
+    assert.equal(clock.pending, 0);
+    for (let entry = 0; entry < 100; entry++) wheel.schedule(entry, 50 + entry * 37);
+    assert.equal(clock.pending, 1);
+    assert.equal(wheel.armed, true);
+    clock.advance(1000);
+    assert.equal(clock.pending, 1);
+    for (let entry = 0; entry < 100; entry++) wheel.cancel(entry);
+    assert.equal(wheel.size, 0);
+    assert.equal(clock.pending, 0, 'the last cancel releases the timer');
+    assert.equal(wheel.armed, false);
+    wheel.schedule(7, 10_000);
+    assert.equal(clock.pending, 1);
+    clock.advance(20_000);
+    assert.equal(clock.pending, 0, 'the last expiry releases the timer');
+  });
+
+  test('wheel: moving and cancelling entries: moved ones fire at their new deadline, cancelled ones never', () => {
+    const clock = new ManualClock();
+    const { wheel, fired } = wheelOn(clock);
+    wheel.schedule(1, 500);
+    wheel.schedule(2, 500);
+    wheel.schedule(3, 500);
+    wheel.schedule(2, 1200);
+    assert.equal(wheel.cancel(3), true);
+    assert.equal(wheel.cancel(3), false);
+    assert.equal(wheel.size, 2);
+    assert.equal(wheel.expiresAt(2), 1200);
+    assert.equal(wheel.expiresAt(3), undefined);
+    clock.advance(2000);
+    assert.deepEqual(fired, [{ entry: 1, at: 500 }, { entry: 2, at: 1200 }]);
+  });
+
+  test('wheel: a deadline several revolutions away waits for its round', () => {
+    const clock = new ManualClock();
+    const { wheel, fired } = wheelOn(clock, { buckets: 4, tickMs: 10 });
+    wheel.schedule(0, 1005); // 4 buckets x 10 ms = 40 ms a revolution: 25 rounds
+    wheel.schedule(1, 15);
+    clock.advance(1000);
+    assert.deepEqual(fired, [{ entry: 1, at: 20 }]);
+    clock.advance(100);
+    assert.deepEqual(fired[1], { entry: 0, at: 1010 });
+  });
+
+  test('wheel: a deadline already past expires on the next tick', () => {
+    const clock = new ManualClock(1000);
+    const { wheel, fired } = wheelOn(clock);
+    clock.advance(250);
+    wheel.schedule(0, 0);
+    clock.advance(1000);
+    assert.deepEqual(fired, [{ entry: 0, at: 1300 }]);
+  });
+
+  test('wheel: a sweep examines at most sliceSize entries, then yields to the event loop', () => {
+    const yields: number[] = [];
+    const manual = new ManualClock();
+    const clock: Clock = {
+      now: () => manual.now(),
+      setTimeout: (callback: () => void, ms: number): ClockTimer => {
+        if (ms === 0) yields.push(manual.now());
+        return manual.setTimeout(callback, ms);
+      },
+      clearTimeout: (timer) => manual.clearTimeout(timer),
+    };
+    const expiredPerTurn: number[] = [];
+    let current = 0;
+    const wheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 10,
+      onExpire: () => current++,
+      onTimer: () => {
+        if (current) expiredPerTurn.push(current);
+        current = 0;
+      },
+    });
+    for (let entry = 0; entry < 95; entry++) wheel.schedule(entry, 100);
+    manual.advance(100);
+    expiredPerTurn.push(current);
+    assert.deepEqual(expiredPerTurn, [10, 10, 10, 10, 10, 10, 10, 10, 10, 5]);
+    assert.equal(yields.length, 9);
+    assert.equal(wheel.size, 0);
+  });
+
+  test('wheel: onExpire may cancel or move any entry, including the next one in the bucket', () => {
+    const clock = new ManualClock();
+    const fired: number[] = [];
+    const wheel: TimingWheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 1024,
+      onExpire: (entry) => {
+        fired.push(entry);
+        if (entry === 0 && fired.length === 1) {
+          wheel.cancel(1);
+          wheel.schedule(2, 700);
+          wheel.schedule(0, 100); // already past: next tick
+        }
+      },
+    });
+    for (let entry = 0; entry < 5; entry++) wheel.schedule(entry, 100);
+    clock.advance(100);
+    assert.deepEqual(fired, [0, 3, 4]);
+    clock.advance(100);
+    assert.deepEqual(fired, [0, 3, 4, 0]);
+    clock.advance(1000);
+    assert.deepEqual(fired, [0, 3, 4, 0, 2]);
+  });
+
+  test('wheel: onExpire may schedule new entries that make the wheel grow mid-sweep', () => {
+    const clock = new ManualClock();
+    const fired: number[] = [];
+    const wheel: TimingWheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 1024, initialCapacity: 4,
+      onExpire: (entry) => {
+        fired.push(entry);
+        if (entry === 0) for (let added = 100; added < 1100; added++) wheel.schedule(added, 150);
+      },
+    });
+    for (let entry = 0; entry < 4; entry++) wheel.schedule(entry, 100);
+    clock.advance(100);
+    assert.deepEqual(fired, [0, 1, 2, 3]);
+    assert.ok(wheel.capacity >= 1100);
+    clock.advance(100);
+    assert.equal(fired.length, 1004);
+    assert.equal(wheel.size, 0);
+  });
+
+  test('wheel: a listener that throws does not lose the remaining entries', () => {
+    const clock = new ManualClock();
+    const fired: number[] = [];
+    const wheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 1024,
+      onExpire: (entry) => {
+        fired.push(entry);
+        if (entry === 1) throw new Error('listener failed');
+      },
+    });
+    for (let entry = 0; entry < 4; entry++) wheel.schedule(entry, 100);
+    assert.throws(() => clock.advance(100), /listener failed/);
+    clock.advance(0);
+    assert.deepEqual(fired, [0, 1, 2, 3]);
+    assert.equal(wheel.size, 0);
+  });
+
+  test('wheel: after a stall longer than a revolution, every overdue entry expires once and the timer reports its lateness', () => {
+    const clock = new StallingClock();
+    const late: number[] = [];
+    const fired: Fired = [];
+    const wheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 1024,
+      onExpire: (entry) => fired.push({ entry, at: clock.now() }),
+      onTimer: (expectedAt, firedAt) => late.push(firedAt - expectedAt),
+    });
+    for (let entry = 0; entry < 20; entry++) wheel.schedule(entry, 100 + entry * 150); // up to 2950 ms
+    wheel.schedule(20, 10_000);
+    clock.stall(5000);
+    assert.equal(fired.length, 20);
+    assert.ok(fired.every(({ at }) => at === 5000));
+    assert.equal(Math.max(...late), 4900);
+    clock.advance(5000);
+    assert.deepEqual(fired[20], { entry: 20, at: 10_000 });
+  });
+
+  test('wheel: tick numbers wrap past 2^32 without losing order', () => {
+    const clock = new ManualClock();
+    const { wheel, fired } = wheelOn(clock, { tickMs: 1, buckets: 16 });
+    wheel.schedule(0, 10);
+    clock.advance(20);
+    // Empty: no timer runs while 2^32 ticks pass.
+    clock.advance(2 ** 32 - 15);
+    const start = clock.now();
+    for (let entry = 1; entry <= 40; entry++) wheel.schedule(entry, start + entry);
+    clock.advance(100);
+    assert.deepEqual(fired.slice(1).map(({ entry, at }) => [entry, at - start]), Array.from({ length: 40 }, (_, index) => [index + 1, index + 1]));
+  });
+
+  test('wheel: matches a simple model under any sequence of schedule, cancel and advance', () => {
+    const operation = fc.oneof(
+      fc.record({ kind: fc.constant('schedule' as const), entry: fc.integer({ min: 0, max: 15 }), delay: fc.integer({ min: -50, max: 3000 }) }),
+      fc.record({ kind: fc.constant('cancel' as const), entry: fc.integer({ min: 0, max: 15 }) }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(operation, { maxLength: 80 }), fc.constantFrom(1, 2, 4, 32), fc.integer({ min: 1, max: 4 }), (operations, buckets, sliceSize) => {
+        const clock = new ManualClock();
+        const tickMs = 50;
+        const model = new Map<number, number>();
+        const wheel = new TimingWheel({
+          clock, tickMs, buckets, sliceSize,
+          onExpire: (entry) => {
+            const deadline = model.get(entry);
+            assert.notEqual(deadline, undefined, `entry ${entry} fired but was not scheduled`);
+            assert.ok(clock.now() >= deadline!, 'never early');
+            assert.ok(clock.now() < Math.max(deadline!, 0) + tickMs, 'at most one tick late');
+            model.delete(entry);
+          },
+        });
+        for (const op of operations) {
+          if (op.kind === 'schedule') {
+            const deadline = clock.now() + op.delay;
+            wheel.schedule(op.entry, deadline);
+            // A deadline already past fires on the next tick: model it as due at that tick's start.
+            model.set(op.entry, Math.max(deadline, Math.floor(clock.now() / tickMs) * tickMs + 1));
+          } else if (op.kind === 'cancel') {
+            assert.equal(wheel.cancel(op.entry), model.delete(op.entry));
+          } else {
+            clock.advance(op.ms);
+          }
+          assert.equal(wheel.size, model.size);
+          assert.equal(clock.pending > 0, model.size > 0);
+        }
+        clock.advance(10_000);
+        assert.equal(model.size, 0);
+      }),
+    );
+  });
+});
