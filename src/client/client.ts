@@ -98,6 +98,11 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.#ready;
   }
 
+  /** The current connection's socket, or null between connections (for diagnostics and tests). */
+  get socket(): import('node:net').Socket | null {
+    return this.#framed?.socket ?? null;
+  }
+
   /** Messages not yet acknowledged by the server: in the session's log and in the offline queue. */
   get pending(): number {
     return this.#outbound.size + this.#queue.size;

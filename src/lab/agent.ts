@@ -5,7 +5,9 @@
  */
 import { createInterface } from 'node:readline';
 import type { Socket } from 'node:net';
+import { Client } from '../client/client.js';
 import { TcpClient } from '../client/tcp-client.js';
+import { LifelineServer } from '../server/lifeline-server.js';
 import { Supervisor } from '../server/supervisor.js';
 import { getKeepAlive } from '../socket/keepalive.js';
 import { readTcpInfo, type TcpInfo } from '../socket/tcp-info.js';
@@ -24,6 +26,8 @@ export interface ServerAgentConfig {
 export interface ClientAgentConfig {
   host: string;
   port: number;
+  /** Speak the lifeline protocol with this heartbeat interval (the `heartbeat` arm); raw TCP when absent. */
+  heartbeatInterval?: number;
   /** `no-read`: never read what the server sends (its window closes). */
   behaviour: 'read' | 'no-read';
 }
@@ -32,6 +36,7 @@ const emit = (event: string, fields: object = {}) => process.stdout.write(`${JSO
 
 async function server(config: ServerAgentConfig): Promise<void> {
   const { keepalive } = config.setup;
+  if ('heartbeat' in keepalive) return protocolServer(config, keepalive.heartbeat);
   const supervisor = new Supervisor({ keepalive: 'node' in keepalive ? false : keepalive, sampleInterval: 250 });
   supervisor.on('accepted', (snapshot) => {
     const socket = supervisor.connection(snapshot.id)?.socket as Socket;
@@ -67,7 +72,30 @@ function pollCounters(socket: Socket, everyMs: number): void {
   }, everyMs);
 }
 
+/** The `heartbeat` arm: the same server role, speaking the lifeline protocol; the heartbeat engine decides. */
+async function protocolServer(config: ServerAgentConfig, heartbeat: { interval: number; timeout: number }): Promise<void> {
+  const server = new LifelineServer({
+    keepalive: false,
+    heartbeat: { interval: heartbeat.interval, min: Math.min(100, heartbeat.interval), max: heartbeat.interval, timeoutFactor: heartbeat.timeout / heartbeat.interval },
+  });
+  server.on('session', ({ session, remote }) => {
+    emit('accepted', { id: session, remote, kernel: { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: 0 }, heartbeat });
+    if (config.behaviour === 'stream') {
+      const chunk = Buffer.alloc(4096, 120);
+      const timer = setInterval(() => {
+        if (server.sessionCount === 0) return clearInterval(timer);
+        server.send(session, chunk).catch(() => clearInterval(timer));
+      }, 50);
+    }
+  });
+  server.on('message', ({ data }) => emit('data', { bytes: data.length, text: data.toString('utf8').slice(0, 64) }));
+  server.on('disconnect', (event) => emit('dead', event));
+  await server.listen(config.port, config.host);
+  emit('listening');
+}
+
 async function client(config: ClientAgentConfig): Promise<void> {
+  if (config.heartbeatInterval !== undefined) return protocolClient(config, config.heartbeatInterval);
   const peer = new TcpClient({ host: config.host, port: config.port, keepalive: false });
   peer.on('connected', () => {
     if (config.behaviour === 'no-read') peer.socket.pause();
@@ -77,6 +105,21 @@ async function client(config: ClientAgentConfig): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [command, ...rest] = line.split(' ');
     if (command === 'send') peer.write(`${rest.join(' ')}\n`);
+  });
+}
+
+/** A protocol client that does not reconnect: the lab watches one connection's fate from the server's side. */
+async function protocolClient(config: ClientAgentConfig, heartbeatInterval: number): Promise<void> {
+  const peer = new Client({ host: config.host, port: config.port, keepalive: false, heartbeatInterval, backoff: { maxAttempts: 0 } });
+  peer.on('connected', () => {
+    if (config.behaviour === 'no-read') peer.socket?.pause();
+    emit('connected');
+  });
+  peer.on('dead', (dead) => emit('dead', dead));
+  peer.connect();
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [command, ...rest] = line.split(' ');
+    if (command === 'send') peer.send(rest.join(' ')).catch(() => {});
   });
 }
 

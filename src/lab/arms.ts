@@ -8,16 +8,22 @@ export interface ArmValues {
   interval: number;
   count: number;
   userTimeout: number;
+  /** The `heartbeat` arm: the agreed interval, and the silence after which the peer is dead. */
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
 }
 
 /** Small enough that every scenario's whole run stays near its window (a full lab run under 4 minutes). */
-export const DEFAULT_ARM_VALUES: ArmValues = { idle: 2000, interval: 1000, count: 3, userTimeout: 3000 };
+export const DEFAULT_ARM_VALUES: ArmValues = { idle: 2000, interval: 1000, count: 3, userTimeout: 3000, heartbeatInterval: 2000, heartbeatTimeout: 3000 };
 
 /** How the server agent sets a connection up for one arm. */
 export interface ArmSetup {
   arm: ArmName;
-  /** Options for lifeline's setKeepAlive, or `node` for Node's own socket.setKeepAlive(true, idle). */
-  keepalive: KeepAliveOptions | { node: number };
+  /**
+   * Options for lifeline's setKeepAlive, `node` for Node's own socket.setKeepAlive(true, idle), or `heartbeat` for
+   * the lifeline protocol (no keepalive; the heartbeat engine decides).
+   */
+  keepalive: KeepAliveOptions | { node: number } | { heartbeat: { interval: number; timeout: number } };
   description: string;
 }
 
@@ -40,6 +46,12 @@ export function armSetup(arm: ArmName, values: ArmValues = DEFAULT_ARM_VALUES): 
         arm,
         keepalive: { idle: values.idle, interval: values.interval, count: values.count, userTimeout: values.userTimeout },
         description: `lifeline setKeepAlive idle ${values.idle} ms, interval ${values.interval} ms, count ${values.count}, user timeout ${values.userTimeout} ms`,
+      };
+    case 'heartbeat':
+      return {
+        arm,
+        keepalive: { heartbeat: { interval: values.heartbeatInterval, timeout: values.heartbeatTimeout } },
+        description: `lifeline protocol: heartbeat every ${values.heartbeatInterval} ms of silence, dead after ${values.heartbeatTimeout} ms`,
       };
   }
 }

@@ -149,6 +149,7 @@ function renderSummary(runs: RunResult[]): string {
 
 /** The keepalive the server's kernel held, in words: `idle 2 s, then every 1 s × 3; user timeout 5 s`. */
 export function keepaliveSummary(config: ArmConfig): string {
+  if (config.heartbeat) return `heartbeat after ${formatDuration(config.heartbeat.interval)} of silence, dead after ${formatDuration(config.heartbeat.timeout)}`;
   const userTimeout = config.userTimeout > 0 ? `user timeout ${formatDuration(config.userTimeout)}` : '';
   if (!config.enabled) return userTimeout ? `off; ${userTimeout}` : 'off';
   const probes = `idle ${formatDuration(config.idle)}, then every ${formatDuration(config.interval)} × ${config.count}`;

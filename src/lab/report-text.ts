@@ -3,6 +3,7 @@ import { kernelWouldNotice } from './judge.js';
 import type { ArmConfig, LabReport, RunResult } from './types.js';
 
 export function describeConfig(config: ArmConfig): string {
+  if (config.heartbeat) return `heartbeat ${formatShortDuration(config.heartbeat.interval)}/${formatShortDuration(config.heartbeat.timeout)}`;
   const uto = config.userTimeout > 0 ? ` + uto ${formatShortDuration(config.userTimeout)}` : '';
   if (!config.enabled) return `off${uto}`;
   return `${formatShortDuration(config.idle)},${formatShortDuration(config.interval)},${config.count}${uto}`;

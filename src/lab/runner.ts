@@ -41,7 +41,12 @@ export async function runOne(options: RunOptions): Promise<RunResult> {
     const serverConfig: ServerAgentConfig = { host: ADDRESSES.server, port: PORT, setup, behaviour: scenario.serverBehaviour, pollMs: 100 };
     const server = new AgentProcess(topology.spawn('server', [process.execPath, AGENT, 'server', JSON.stringify(serverConfig)]));
     await server.expect('listening', Date.now() + 10_000, 'the server agent did not start');
-    const clientConfig: ClientAgentConfig = { host: ADDRESSES.server, port: PORT, behaviour: scenario.clientBehaviour };
+    const clientConfig: ClientAgentConfig = {
+      host: ADDRESSES.server,
+      port: PORT,
+      behaviour: scenario.clientBehaviour,
+      ...('heartbeat' in setup.keepalive && { heartbeatInterval: setup.keepalive.heartbeat.interval }),
+    };
     const client = new AgentProcess(topology.spawn('client', [process.execPath, AGENT, 'client', JSON.stringify(clientConfig)]));
     const accepted = await server.expect('accepted', Date.now() + 10_000, 'the server accepted no connection');
     await client.expect('connected', Date.now() + 10_000, 'the client did not connect');
@@ -103,7 +108,8 @@ export async function runOne(options: RunOptions): Promise<RunResult> {
 
 function armConfig(arm: ArmName, description: string, accepted: AgentEvent): ArmConfig {
   const kernel = accepted['kernel'] as { enabled: boolean; idle: number; interval: number; count: number; userTimeout: number };
-  return { arm, description, enabled: kernel.enabled, idle: kernel.idle, interval: kernel.interval, count: kernel.count, userTimeout: kernel.userTimeout };
+  const heartbeat = (accepted['heartbeat'] as { interval: number; timeout: number } | undefined) ?? null;
+  return { arm, description, enabled: kernel.enabled, idle: kernel.idle, interval: kernel.interval, count: kernel.count, userTimeout: kernel.userTimeout, heartbeat };
 }
 
 /** Without tcpdump: the kernel's counters as the server agent polled them (TCP_INFO every 100 ms). */

@@ -44,8 +44,12 @@ export interface Scenario {
   budget(config: ArmConfig, settings: FaultSettings): number | null;
 }
 
-const idleBudget = ({ enabled, idle, interval, count, userTimeout }: ArmConfig) =>
-  keepAliveBudget({ enabled, idle, interval, count, userTimeout }).idleMs;
+/** A dead peer: keepalive's idle budget, or the heartbeat's timeout (it sees idle and busy connections alike). */
+const idleBudget = ({ enabled, idle, interval, count, userTimeout, heartbeat }: ArmConfig) =>
+  heartbeat ? heartbeat.timeout : keepAliveBudget({ enabled, idle, interval, count, userTimeout }).idleMs;
+
+/** A peer that forgot the connection answers the first probe or ping with RST. */
+const firstProbe = (config: ArmConfig) => (config.heartbeat ? config.heartbeat.interval : config.enabled ? config.idle : null);
 
 const dropForward = (rule: string) => `
 table inet lab {
@@ -77,7 +81,8 @@ export const SCENARIOS: readonly Scenario[] = [
     clientBehaviour: 'read',
     peerAlive: false,
     fault: async ({ topology }) => topology.pullClientCable(),
-    budget: (config, settings) => (config.userTimeout > 0 ? config.userTimeout : retransmissionTimeoutMs(settings.retries2)),
+    budget: (config, settings) =>
+      config.heartbeat ? config.heartbeat.timeout : config.userTimeout > 0 ? config.userTimeout : retransmissionTimeoutMs(settings.retries2),
   },
   {
     name: 'peer-reboot',
@@ -91,7 +96,7 @@ export const SCENARIOS: readonly Scenario[] = [
       topology.killClientHost();
       topology.bootClientHost();
     },
-    budget: (config) => (config.enabled ? config.idle : null),
+    budget: firstProbe,
   },
   {
     name: 'host-down',
@@ -172,7 +177,7 @@ ${dropForward('ct state invalid drop')}`,
       await sleep(300);
       clientSends('hello?');
     },
-    budget: (config) => (config.enabled ? config.idle : null),
+    budget: firstProbe,
   },
 ];
 

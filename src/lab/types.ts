@@ -12,7 +12,7 @@ export const ScenarioNames = [
 ] as const;
 export type ScenarioName = (typeof ScenarioNames)[number];
 
-export const ArmNames = ['off', 'system', 'node', 'tuned', 'tuned-uto'] as const;
+export const ArmNames = ['off', 'system', 'node', 'tuned', 'tuned-uto', 'heartbeat'] as const;
 export type ArmName = (typeof ArmNames)[number];
 
 /**
@@ -36,6 +36,8 @@ export interface ArmConfig {
   interval: number;
   count: number;
   userTimeout: number;
+  /** The lifeline protocol's heartbeat (the `heartbeat` arm): ping after `interval` of silence, dead after `timeout` of silence. */
+  heartbeat: { interval: number; timeout: number } | null;
 }
 
 /** One thing seen on the wire or in the kernel's counters, relative to the fault. */

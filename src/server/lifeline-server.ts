@@ -42,8 +42,12 @@ export interface ServerMessage {
 export interface LifelineServerEvents {
   session: [{ session: string; remote: string; resumed: boolean; heartbeatIntervalMs: number }];
   message: [ServerMessage];
-  /** A connection ended; its session waits sessionTtl for the client to resume. */
-  disconnect: [{ session: string | null; remote: string; reason: string; detail: string }];
+  /**
+   * A connection ended; its session waits sessionTtl for the client to resume. `reason`: heartbeat-timeout, eof,
+   * reset, goaway (the client said why), protocol-error, local, or another socket error code; `silentMs`: how long
+   * nothing had arrived from the client.
+   */
+  disconnect: [{ session: string | null; remote: string; reason: string; code: string | null; detail: string; silentMs: number }];
   'session-expired': [{ session: string; unacknowledged: number }];
   /** A connection broke the protocol and was closed alone; the server and the other sessions go on. */
   'protocol-error': [{ remote: string; session: string | null; error: Error }];
@@ -68,6 +72,8 @@ interface Connection {
   intervalMs: number;
   lastAckSent: number;
   ackScheduled: boolean;
+  lastBytesAt: number;
+  end: { reason: string; code: string | null; detail: string } | null;
 }
 
 const MAX_PING_STRIKES = 2;
@@ -129,21 +135,32 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     }
     const connection: Connection = {
       framed, remote, session: null, handshake: null, heartbeat: null, lastValidPing: -Infinity, strikes: 0, intervalMs: 0, lastAckSent: 0, ackScheduled: false,
+      lastBytesAt: this.#clock.now(), end: null,
     };
     this.#connections.add(connection);
     connection.handshake = this.#clock.setTimeout(() => {
       framed.goAway(GoAwayCodes.HANDSHAKE_TIMEOUT, `no HELLO within ${this.#options.handshakeTimeout} ms`);
     }, this.#options.handshakeTimeout);
     framed.on('bytes', () => {
+      connection.lastBytesAt = this.#clock.now();
       if (connection.heartbeat) connection.heartbeat.engine.touch(connection.heartbeat.handle);
+    });
+    socket.on('end', () => (connection.end ??= { reason: 'eof', code: null, detail: 'the client closed the connection' }));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
+      connection.end ??= { reason: reset ? 'reset' : (error.code ?? 'error'), code: error.code ?? null, detail: error.message };
     });
     framed.on('frame', (frame) => {
       try {
         this.#onFrame(connection, frame);
       } catch (error) {
+        connection.end ??= { reason: 'protocol-error', code: (error as { code?: string }).code ?? null, detail: (error as Error).message };
         framed.violation(error as Error);
         this.emit('protocol-error', { remote, session: connection.session?.id ?? null, error: error as Error });
       }
+    });
+    framed.on('protocol-error', (error) => {
+      connection.end ??= { reason: 'protocol-error', code: error.code, detail: error.message };
     });
     framed.on('protocol-error', (error) => this.emit('protocol-error', { remote, session: connection.session?.id ?? null, error }));
     framed.once('close', () => this.#onClose(connection));
@@ -196,6 +213,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         if (connection.heartbeat) connection.heartbeat.engine.pong(connection.heartbeat.handle, Number(frame.nonce));
         return;
       case 'goaway':
+        connection.end ??= { reason: 'goaway', code: String(frame.code), detail: frame.reason };
         connection.framed.destroy();
         if (frame.code === GoAwayCodes.NORMAL) this.#expire(session, false);
         return;
@@ -288,6 +306,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         sendPing: (connection, nonce) => connection.framed.send({ type: 'ping', nonce: BigInt(nonce) }),
       });
       engine.on('dead', ({ id: connection, silentMs }) => {
+        connection.end ??= { reason: 'heartbeat-timeout', code: null, detail: `nothing heard for ${Math.round(silentMs)} ms` };
         connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${Math.round(silentMs)} ms`);
         connection.framed.destroy();
       });
@@ -314,7 +333,8 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     if (connection.handshake) this.#clock.clearTimeout(connection.handshake);
     if (connection.heartbeat) connection.heartbeat.engine.remove(connection.heartbeat.handle);
     const session = connection.session;
-    this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, reason: 'closed', detail: '' });
+    const end = connection.end ?? { reason: 'local', code: null, detail: 'closed by this server' };
+    this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, ...end, silentMs: Math.round(this.#clock.now() - connection.lastBytesAt) });
     if (!session || session.connection !== connection) return;
     session.connection = null;
     if (!this.#sessions.has(session.id)) return;

@@ -36,8 +36,8 @@ describe('lab: every scenario, every arm', { skip }, () => {
     if (code !== undefined) assert.equal(result.code, code, seen);
   };
 
-  test('lab: all 40 runs happened, nothing skipped', () => {
-    assert.equal(report.runs.length, 40);
+  test('lab: all 48 runs happened, nothing skipped', () => {
+    assert.equal(report.runs.length, 48);
     assert.deepEqual(report.skipped, []);
     assert.equal(report.environment.nft, true);
   });
@@ -45,6 +45,8 @@ describe('lab: every scenario, every arm', { skip }, () => {
   for (const scenario of ['cable-pull', 'host-down'] as const) {
     test(`lab: ${scenario}: keepalive finds it in idle + interval x count (+-1 s), without keepalive never`, () => {
       for (const arm of ['node', 'tuned', 'tuned-uto'] as const) expect(scenario, arm, 'as-configured', 'keepalive-timeout', 'ETIMEDOUT');
+      expect(scenario, 'heartbeat', 'as-configured', 'heartbeat-timeout');
+      assert.equal(run(scenario, 'heartbeat').budgetMs, 3000);
       assert.equal(run(scenario, 'tuned').budgetMs, 5000);
       assert.equal(run(scenario, 'tuned-uto').budgetMs, 3000);
       expect(scenario, 'off', 'not-detected');
@@ -68,16 +70,18 @@ describe('lab: every scenario, every arm', { skip }, () => {
       `${busy.reason} ${busy.code}`,
     );
     for (const arm of ['off', 'system', 'node', 'tuned'] as const) expect('cable-pull-busy', arm, 'not-detected');
+    // The heartbeat sees a busy connection as it sees an idle one: nothing from the peer for 3 s.
+    expect('cable-pull-busy', 'heartbeat', 'as-configured', 'heartbeat-timeout');
   });
 
   test('lab: peer-reboot: the next probe meets RST, ECONNRESET after idle', () => {
-    for (const arm of ['node', 'tuned', 'tuned-uto'] as const) expect('peer-reboot', arm, 'as-configured', 'reset', 'ECONNRESET');
+    for (const arm of ['node', 'tuned', 'tuned-uto', 'heartbeat'] as const) expect('peer-reboot', arm, 'as-configured', 'reset', 'ECONNRESET');
     expect('peer-reboot', 'off', 'not-detected');
     expect('peer-reboot', 'system', 'not-detected');
   });
 
   test('lab: nat-expiry: probes below the NAT timeout keep the flow; without them it is lost silently', () => {
-    for (const arm of ['node', 'tuned', 'tuned-uto'] as const) expect('nat-expiry', arm, 'survived');
+    for (const arm of ['node', 'tuned', 'tuned-uto', 'heartbeat'] as const) expect('nat-expiry', arm, 'survived');
     expect('nat-expiry', 'off', 'flow-lost');
     expect('nat-expiry', 'system', 'flow-lost');
   });
@@ -94,7 +98,7 @@ describe('lab: every scenario, every arm', { skip }, () => {
   });
 
   test('lab: rst-injection: the client learns at once, the server only through its own probe', () => {
-    for (const arm of ['node', 'tuned', 'tuned-uto'] as const) expect('rst-injection', arm, 'as-configured', 'reset', 'ECONNRESET');
+    for (const arm of ['node', 'tuned', 'tuned-uto', 'heartbeat'] as const) expect('rst-injection', arm, 'as-configured', 'reset', 'ECONNRESET');
     expect('rst-injection', 'off', 'not-detected');
     for (const arm of ['off', 'tuned'] as const) {
       const client = run('rst-injection', arm).client;

@@ -6,7 +6,7 @@ import type { LabReport, RunResult } from '../../src/lab/types.js';
 const detected: RunResult = {
   scenario: 'cable-pull',
   arm: 'tuned',
-  config: { arm: 'tuned', description: 'setKeepAlive(socket, {idle: 2000, interval: 1000, count: 3})', enabled: true, idle: 2000, interval: 1000, count: 3, userTimeout: 0 },
+  config: { arm: 'tuned', description: 'setKeepAlive(socket, {idle: 2000, interval: 1000, count: 3})', enabled: true, idle: 2000, interval: 1000, count: 3, userTimeout: 0, heartbeat: null },
   budgetMs: 5000,
   detectedMs: 5210,
   silentMs: 5050,
@@ -38,7 +38,7 @@ const notDetected: RunResult = {
   ...detected,
   scenario: 'host-down',
   arm: 'system',
-  config: { arm: 'system', description: 'SO_KEEPALIVE only', enabled: true, idle: 7_200_000, interval: 75_000, count: 9, userTimeout: 0 },
+  config: { arm: 'system', description: 'SO_KEEPALIVE only', enabled: true, idle: 7_200_000, interval: 75_000, count: 9, userTimeout: 0, heartbeat: null },
   budgetMs: 7_875_000,
   detectedMs: null,
   silentMs: null,
