@@ -7,8 +7,9 @@
  * come back in synchronised waves; with full jitter the server sees a near-flat arrival rate and the total work
  * is the lowest of the variants the article measured.
  */
+import { checkObject, durationIn, integerIn, isClock, rejectUnknownKeys } from '../options.js';
 import { systemClock, type Clock } from '../clock.js';
-import { parseDuration, type Duration } from '../duration.js';
+import type { Duration } from '../duration.js';
 import { ErrorCodes, InvalidOptionError, describeValue } from '../errors.js';
 import { GoAwayCodes, goAwayCodeName, type GoAwayCodeName } from '../protocol/goaway.js';
 
@@ -331,63 +332,4 @@ function goAwayVerdict(goAway: string | number): RetryVerdict {
     decidedBy: `goaway ${name ?? `${describeValue(goAway)} (unknown: taken as protocol_error)`}`,
     because: verdict.because,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Option checks. The same helpers live privately in src/liveness/heartbeat-options.ts; they belong in one shared
-// module (src/options.ts). Until then queue.ts imports them from here.
-
-/** @internal */
-export function durationIn(option: string, value: unknown, min: number, max: number, why?: string, also?: string): number {
-  const ms = parseDuration(value, option);
-  if (ms < min || ms > max) {
-    throw new InvalidOptionError(option, value, `${min} to ${max} ms${why ? ` (${why})` : ''}${also ? `, ${also}` : ''}`);
-  }
-  return ms;
-}
-
-/** @internal */
-export function integerIn(option: string, value: unknown, min: number, max: number, also?: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}${also ? `, ${also}` : ''}`);
-  }
-  return value;
-}
-
-/** @internal */
-export function checkObject(option: string, value: unknown, example: string): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError(option, value, `an object such as ${example}`);
-  }
-}
-
-/** @internal */
-export function isClock(value: unknown): value is Clock {
-  const clock = value as Partial<Clock> | null;
-  return typeof clock === 'object' && clock !== null && typeof clock.now === 'function'
-    && typeof clock.setTimeout === 'function' && typeof clock.clearTimeout === 'function';
-}
-
-/** @internal Rejects the first key not in `known`, suggesting the nearest known one (`bse` -> did you mean base?). */
-export function rejectUnknownKeys(prefix: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const lower = key.toLowerCase();
-    const match = known.find((candidate) => candidate.toLowerCase() === lower || editDistance(candidate.toLowerCase(), lower) <= 2);
-    throw new InvalidOptionError(`${prefix}${key}`, (options as Record<string, unknown>)[key], `one of the keys ${known.join(', ')}`,
-      match ? `did you mean ${prefix}${match}?` : `unknown key ${describeValue(key)}`);
-  }
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

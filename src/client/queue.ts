@@ -13,7 +13,7 @@ import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { type Duration } from '../duration.js';
 import { ErrorCodes, InvalidOptionError, LifelineError } from '../errors.js';
 import type { PendingMessage } from '../protocol/session.js';
-import { checkObject, durationIn, integerIn, isClock, rejectUnknownKeys } from './backoff.js';
+import { checkObject, durationIn, integerIn, isClock, rejectUnknownKeys } from '../options.js';
 
 /**
  * The code every QueueError carries. Not yet in `ErrorCodes` (src/errors.ts); until it joins as `QUEUE`,

@@ -1,6 +1,7 @@
+import { checkObject, durationIn, integerIn, isClock, rejectUnknownKeys } from '../options.js';
 import { systemClock, type Clock } from '../clock.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { InvalidOptionError, describeValue } from '../errors.js';
+import type { Duration } from '../duration.js';
+import { InvalidOptionError } from '../errors.js';
 import type { HeartbeatHandle } from './heartbeat.js';
 
 /** Sends a ping carrying `nonce` to connection `id`; the peer must answer with a pong carrying the same nonce. */
@@ -170,50 +171,3 @@ function resolvePhi(value: boolean | PhiOptions | undefined): ResolvedPhiOptions
   };
 }
 
-function durationIn(option: string, value: unknown, min: number, max: number, why?: string): number {
-  const ms = parseDuration(value, option);
-  if (ms < min || ms > max) {
-    throw new InvalidOptionError(option, value, min > max ? `nothing: the other options leave no room (${why})` : `${min} to ${max} ms${why ? ` (${why})` : ''}`);
-  }
-  return ms;
-}
-
-function integerIn(option: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function checkObject(option: string, value: unknown, example: string): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidOptionError(option, value, `an object such as ${example}`);
-}
-
-function isClock(value: unknown): value is Clock {
-  const clock = value as Partial<Clock> | null;
-  return typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.setTimeout === 'function'
-    && typeof clock.clearTimeout === 'function';
-}
-
-function rejectUnknownKeys(prefix: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const lower = key.toLowerCase();
-    const match = known.find((candidate) => candidate.toLowerCase() === lower || editDistance(candidate.toLowerCase(), lower) <= 2);
-    throw new InvalidOptionError(`${prefix}${key}`, (options as Record<string, unknown>)[key], `one of the keys ${known.join(', ')}`,
-      match ? `did you mean ${prefix}${match}?` : `unknown key ${describeValue(key)}`);
-  }
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}

@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError, describeValue } from '../errors.js';
+import { nearest } from '../options.js';
 import type { DurationLimit, KernelKeepAlive, PlatformLimits } from '../platform/types.js';
 
 /** Keepalive for one socket. Durations are milliseconds or strings like '30s'. */
@@ -90,20 +91,7 @@ function suggest(key: string): string {
     usertimeout: 'userTimeout',
     timeout: 'userTimeout',
   };
-  const match =
-    aliases[lower] ?? KNOWN_KEYS.find((known) => editDistance(known.toLowerCase(), lower) <= 2);
+  const match = aliases[lower] ?? nearest(key, KNOWN_KEYS);
   return match ? `did you mean ${match}?` : `unknown key ${describeValue(key)}`;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
