@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError } from '../errors.js';
-import { HeartbeatEngine } from '../liveness/heartbeat.js';
+import { HeartbeatEngine, type HeartbeatStats } from '../liveness/heartbeat.js';
 import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, type Frame, type WelcomeFrame } from '../protocol/frame.js';
 import { GoAwayCodes, goAwayCodeName } from '../protocol/goaway.js';
 import { InboundLog, OutboundLog, SessionError, SessionErrorReasons } from '../protocol/session.js';
@@ -96,6 +96,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   get connected(): boolean {
     return this.#ready;
+  }
+
+  /** The heartbeat's view of the current connection: silence, pings outstanding, RTT (last, smoothed, variance); null between connections. */
+  heartbeatStats(): HeartbeatStats<null> | null {
+    return this.#heartbeat ? (this.#heartbeat.engine.stats(this.#heartbeat.handle) ?? null) : null;
   }
 
   /** The current connection's socket, or null between connections (for diagnostics and tests). */

@@ -33,6 +33,9 @@ describe('Client', () => {
     const { port, messages } = await server();
     const peer = client(port).connect();
     await Promise.all(Array.from({ length: 200 }, (_, index) => peer.send(`m${index}`)));
+    const stats = peer.heartbeatStats();
+    assert.ok(stats, 'heartbeat stats while connected');
+    assert.equal(stats.pingsOutstanding, 0);
     assert.deepEqual(messages.map((message) => message.data.toString()), Array.from({ length: 200 }, (_, index) => `m${index}`));
     assert.equal(peer.pending, 0);
   });
