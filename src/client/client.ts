@@ -4,7 +4,10 @@ import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError } from '../errors.js';
 import { HeartbeatEngine, type HeartbeatStats } from '../liveness/heartbeat.js';
-import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, type Frame, type WelcomeFrame } from '../protocol/frame.js';
+import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, maxDataPayload, type Frame, type WelcomeFrame } from '../protocol/frame.js';
+
+/** The heartbeat engine's smallest interval and timeout. */
+const MIN_HEARTBEAT_MS = 10;
 import { GoAwayCodes, goAwayCodeName } from '../protocol/goaway.js';
 import { InboundLog, OutboundLog, SessionError, SessionErrorReasons } from '../protocol/session.js';
 import { FramedSocket } from '../socket/framed-socket.js';
@@ -72,6 +75,7 @@ export class Client extends EventEmitter<ClientEvents> {
   #lastAckSent = 0;
   #ackScheduled = false;
   #deathReason: { reason: string; code: string | null; detail: string } | null = null;
+  #peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: ClientOptions) {
@@ -115,19 +119,31 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Resolves when the server has acknowledged the message; rejects with a typed error if it never can be. */
   send(data: string | Uint8Array): Promise<void> {
-    const payload = typeof data === 'string' ? Buffer.from(data) : data;
-    if (this.#ready && this.#queue.size === 0 && this.#outbound.fits(payload.length)) {
-      const { message, acknowledged } = this.#outbound.append(payload);
-      this.#framed?.send({ type: 'data', seq: message.seq, payload: message.payload });
-      return acknowledged;
+    try {
+      const payload = typeof data === 'string' ? Buffer.from(data) : data;
+      const limit = maxDataPayload(this.#peerMaxFrameSize);
+      if (payload.length > limit) {
+        throw new InvalidOptionError('data', `${payload.length} bytes`, `at most ${limit} bytes (the server's frame limit)`);
+      }
+      if (this.#ready && this.#queue.size === 0 && this.#outbound.fits(payload.length)) {
+        const { message, acknowledged } = this.#outbound.append(payload);
+        this.#framed?.send({ type: 'data', seq: message.seq, payload: message.payload });
+        return acknowledged;
+      }
+      return this.#queue.enqueue(payload);
+    } catch (error) {
+      // A promise API reports every failure the same way: a caller's .catch() must see it.
+      return Promise.reject(error);
     }
-    return this.#queue.enqueue(payload);
   }
 
   /** Waits until every message was acknowledged, then says goodbye (GOAWAY normal) and closes. */
   async end(): Promise<void> {
-    if (this.pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    this.#framed?.goAway(GoAwayCodes.NORMAL, 'client done');
+    if (this.pending > 0 && !this.#closed) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    // GOAWAY then end(): FramedSocket destroys the socket after a linger, so the server reads the goodbye.
+    const framed = this.#framed;
+    this.#framed = null;
+    framed?.goAway(GoAwayCodes.NORMAL, 'client done');
     this.close();
   }
 
@@ -140,6 +156,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.#queue.close();
     this.#outbound.fail(new SessionError(SessionErrorReasons.SESSION_LOST, 'the client was closed'));
     this.#framed?.destroy();
+    // Nothing more can be acknowledged: whoever waits in end() stops waiting.
+    for (const wake of this.#idleWaiters.splice(0)) wake();
     this.emit('closed');
   }
 
@@ -154,6 +172,11 @@ export class Client extends EventEmitter<ClientEvents> {
     const framed = new FramedSocket(socket, DEFAULT_MAX_FRAME_SIZE);
     this.#framed = framed;
     this.#deathReason = null;
+    // The deadline covers the TCP connect too: dropped SYNs would otherwise wait for the kernel's ~127 s.
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
+      this.#deathReason = { reason: 'handshake-timeout', code: null, detail: `no WELCOME within ${this.#options.handshakeTimeout} ms` };
+      framed.destroy();
+    }, this.#options.handshakeTimeout);
     socket.once('connect', () => {
       if (this.#options.keepalive !== false) {
         try {
@@ -170,10 +193,6 @@ export class Client extends EventEmitter<ClientEvents> {
         maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
         lastReceivedSeq: this.#inbound.lastDelivered,
       });
-      this.#handshakeTimer = this.#clock.setTimeout(() => {
-        this.#deathReason = { reason: 'handshake-timeout', code: null, detail: `no WELCOME within ${this.#options.handshakeTimeout} ms` };
-        framed.destroy();
-      }, this.#options.handshakeTimeout);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.#deathReason ??= { reason: error.code ?? 'error', code: error.code ?? null, detail: error.message };
@@ -203,7 +222,7 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     switch (frame.type) {
       case 'data':
-        if (this.#inbound.receive(frame.seq) === 'deliver') this.emit('message', { seq: frame.seq, data: Buffer.from(frame.payload) });
+        if (this.#inbound.receive(frame.seq) === 'deliver') this.#emitLater('message', { seq: frame.seq, data: Buffer.from(frame.payload) });
         this.#scheduleAck(framed);
         return;
       case 'ack':
@@ -227,6 +246,8 @@ export class Client extends EventEmitter<ClientEvents> {
   #onWelcome(framed: FramedSocket, welcome: WelcomeFrame): void {
     if (this.#handshakeTimer) this.#clock.clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
+    framed.peerMaxFrameSize = welcome.maxFrameSize;
+    this.#peerMaxFrameSize = welcome.maxFrameSize;
     const resumed = this.#sessionId !== '' && welcome.sessionId === this.#sessionId;
     if (!resumed) {
       this.#startSession(welcome.sessionId);
@@ -237,7 +258,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.#lastAckSent = this.#inbound.lastDelivered;
     this.#backoff.connected();
     this.#startHeartbeat(framed, welcome);
-    this.emit('connected', {
+    this.#emitLater('connected', {
       session: welcome.sessionId,
       resumed,
       heartbeatIntervalMs: welcome.heartbeatIntervalMs,
@@ -253,6 +274,7 @@ export class Client extends EventEmitter<ClientEvents> {
       const lost = this.#outbound.size;
       this.#outbound.fail(new SessionError(SessionErrorReasons.SESSION_LOST, `session ${this.#sessionId} is gone: ${lost} messages were not delivered`));
       this.emit('session-lost', { session: this.#sessionId, lost });
+      this.#wakeIdle();
     }
     if (this.#sessionId !== '' || this.#outbound.lastSent > 0) {
       this.#outbound = this.#newOutbound();
@@ -262,9 +284,10 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   #startHeartbeat(framed: FramedSocket, welcome: WelcomeFrame): void {
+    // The engine resolves time in ticks of at least 10 ms: a WELCOME with tighter values is taken at that floor.
     const engine = new HeartbeatEngine<null>({
-      interval: welcome.heartbeatIntervalMs,
-      timeout: Math.max(1, welcome.heartbeatTimeoutMs - welcome.heartbeatIntervalMs),
+      interval: Math.max(MIN_HEARTBEAT_MS, welcome.heartbeatIntervalMs),
+      timeout: Math.max(MIN_HEARTBEAT_MS, welcome.heartbeatTimeoutMs - welcome.heartbeatIntervalMs),
       jitter: 0,
       clock: this.#clock,
       sendPing: (_id, nonce) => framed.send({ type: 'ping', nonce: BigInt(nonce) }),
@@ -288,6 +311,14 @@ export class Client extends EventEmitter<ClientEvents> {
         framed.send({ type: 'ack', seq: delivered });
       }
     });
+  }
+
+  /**
+   * Application events leave the frame handler first: a listener that throws is the application's error, not a
+   * protocol violation by the server (and it must not stop the queue from draining).
+   */
+  #emitLater<E extends 'message' | 'connected'>(event: E, payload: ClientEvents[E][0]): void {
+    queueMicrotask(() => (this.emit as (event: E, payload: ClientEvents[E][0]) => boolean)(event, payload));
   }
 
   #flushQueue(framed: FramedSocket): void {

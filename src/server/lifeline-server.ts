@@ -5,7 +5,7 @@ import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError } from '../errors.js';
 import { HeartbeatEngine, type HeartbeatHandle } from '../liveness/heartbeat.js';
-import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, isSupportedHello, type Frame } from '../protocol/frame.js';
+import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, isSupportedHello, maxDataPayload, type Frame } from '../protocol/frame.js';
 import { GoAwayCodes } from '../protocol/goaway.js';
 import { InboundLog, OutboundLog, SessionError } from '../protocol/session.js';
 import { FramedSocket } from '../socket/framed-socket.js';
@@ -55,6 +55,8 @@ export interface LifelineServerEvents {
 
 interface Session {
   id: string;
+  /** The largest frame the client accepts, from its latest HELLO. */
+  peerMaxFrameSize: number;
   outbound: OutboundLog;
   inbound: InboundLog;
   connection: Connection | null;
@@ -170,7 +172,15 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
   send(sessionId: string, data: Uint8Array): Promise<void> {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.reject(new SessionError('session-lost', `no session ${sessionId}`));
-    const { message, acknowledged } = session.outbound.append(data);
+    let appended;
+    try {
+      const limit = maxDataPayload(session.peerMaxFrameSize);
+      if (data.length > limit) throw new InvalidOptionError('data', `${data.length} bytes`, `at most ${limit} bytes (the client's frame limit)`);
+      appended = session.outbound.append(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { message, acknowledged } = appended;
     const connection = session.connection;
     if (connection) {
       connection.framed.send({ type: 'data', seq: message.seq, payload: message.payload });
@@ -197,7 +207,9 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     switch (frame.type) {
       case 'data': {
         if (session.inbound.receive(frame.seq) === 'deliver') {
-          this.emit('message', { session: session.id, seq: frame.seq, data: Buffer.from(frame.payload) });
+          // Outside the frame handler: a listener that throws is the application's error, not the client's violation.
+          const message = { session: session.id, seq: frame.seq, data: Buffer.from(frame.payload) };
+          queueMicrotask(() => this.emit('message', message));
         }
         this.#scheduleAck(connection, session);
         return;
@@ -277,6 +289,8 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
       session.connection?.framed.goAway(GoAwayCodes.NORMAL, 'the session moved to a new connection');
     }
     session.connection = connection;
+    session.peerMaxFrameSize = frame.maxFrameSize;
+    connection.framed.peerMaxFrameSize = frame.maxFrameSize;
     connection.session = session;
     connection.intervalMs = agreed;
     connection.framed.send({
@@ -292,7 +306,8 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     for (const message of replay) connection.framed.send({ type: 'data', seq: message.seq, payload: message.payload });
     const engine = this.#engine(agreed, timeout);
     connection.heartbeat = { engine, handle: engine.add(connection) };
-    this.emit('session', { session: session.id, remote: connection.remote, resumed, heartbeatIntervalMs: agreed });
+    const event = { session: session.id, remote: connection.remote, resumed, heartbeatIntervalMs: agreed };
+    queueMicrotask(() => this.emit('session', event));
   }
 
   #engine(interval: number, timeout: number): HeartbeatEngine<Connection> {
@@ -300,15 +315,14 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     if (!engine) {
       // The server pings only connections silent for a whole interval; a client keeping its agreement pings first.
       engine = new HeartbeatEngine<Connection>({
-        interval,
-        timeout: Math.max(1, timeout - interval),
+        interval: Math.max(10, interval),
+        timeout: Math.max(10, timeout - interval),
         clock: this.#clock,
         sendPing: (connection, nonce) => connection.framed.send({ type: 'ping', nonce: BigInt(nonce) }),
       });
       engine.on('dead', ({ id: connection, silentMs }) => {
         connection.end ??= { reason: 'heartbeat-timeout', code: null, detail: `nothing heard for ${Math.round(silentMs)} ms` };
         connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${Math.round(silentMs)} ms`);
-        connection.framed.destroy();
       });
       this.#engines.set(interval, engine);
     }
@@ -323,6 +337,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
       inbound: new InboundLog(),
       connection: null,
       expiry: null,
+      peerMaxFrameSize: DEFAULT_MAX_FRAME_SIZE,
     };
     this.#sessions.set(id, session);
     return session;
@@ -331,7 +346,12 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
   #onClose(connection: Connection): void {
     this.#connections.delete(connection);
     if (connection.handshake) this.#clock.clearTimeout(connection.handshake);
-    if (connection.heartbeat) connection.heartbeat.engine.remove(connection.heartbeat.handle);
+    if (connection.heartbeat) {
+      const { engine, handle } = connection.heartbeat;
+      engine.remove(handle);
+      // One engine per agreed interval, dropped when its last connection goes: proposals cannot pile engines up.
+      if (engine.size === 0) this.#engines.delete(connection.intervalMs);
+    }
     const session = connection.session;
     const end = connection.end ?? { reason: 'local', code: null, detail: 'closed by this server' };
     this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, ...end, silentMs: Math.round(this.#clock.now() - connection.lastBytesAt) });

@@ -29,6 +29,8 @@ export class FramedSocket extends EventEmitter<FramedSocketEvents> {
   readonly #decoder: FrameDecoder;
   readonly #dataQueue: Buffer[] = [];
   #closing = false;
+  /** The largest frame the peer accepts (announced in HELLO / WELCOME); the default until then. */
+  peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
 
   constructor(socket: Socket, maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
     super();
@@ -49,7 +51,7 @@ export class FramedSocket extends EventEmitter<FramedSocketEvents> {
 
   send(frame: Frame): void {
     if (this.closed) return;
-    const bytes = encodeFrame(frame);
+    const bytes = encodeFrame(frame, { maxFrameSize: this.peerMaxFrameSize });
     if (frame.type !== 'data') {
       this.socket.write(bytes);
       return;

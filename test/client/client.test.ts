@@ -151,6 +151,20 @@ describe('Client', () => {
     assert.deepEqual(proposals, [1000, 2000]);
   });
 
+  test('client: failures come as rejected promises, and end() returns once nothing can be acknowledged', async () => {
+    const { port } = await server({ maxFrameSize: 1024 });
+    const peer = client(port).connect();
+    await once(peer, 'connected');
+    await assert.rejects(peer.send(Buffer.alloc(2000)), { code: 'ERR_LIFELINE_INVALID_OPTION', message: /frame limit/ });
+    await peer.send('small enough');
+    const unreachable = client(1, { backoff: { maxAttempts: 1, base: 1, cap: 1 } }).connect();
+    const queued = unreachable.send('never');
+    await once(unreachable, 'gave-up');
+    await assert.rejects(queued, { code: 'ERR_LIFELINE_QUEUE', reason: 'closed' });
+    await unreachable.end();
+    await assert.rejects(unreachable.send('after close'), { code: 'ERR_LIFELINE_QUEUE', reason: 'closed' });
+  });
+
   test('client: options are validated', () => {
     assert.throws(() => new Client({ host: '', port: 1 }), { code: 'ERR_LIFELINE_INVALID_OPTION' });
     assert.throws(() => new Client({ host: 'h', port: 0 }), { code: 'ERR_LIFELINE_INVALID_OPTION' });
