@@ -14,9 +14,8 @@
  *
  * Writes bench/results/decoder.json (or --out) with the machine, the parameters and every run.
  */
-import { execFileSync } from 'node:child_process';
+import { machineInfo } from './machine.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -176,29 +175,8 @@ function round(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
-function gitRevision(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src/protocol'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head} (src/protocol/ modified or new)` : head;
-  } catch {
-    return null;
-  }
-}
-
 function machine() {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    v8: process.versions.v8,
-    platform: process.platform,
-    kernel: os.release(),
-    date: new Date().toISOString(),
-    git: gitRevision(),
-  };
+  return machineInfo(ROOT, 'src/protocol');
 }
 
 const results: Result[] = [];

@@ -22,11 +22,11 @@
  * Prints a row per round and a summary, writes bench/results/supervisor-churn.json (or --out; a quick run with
  * other parameters overwrites it unless given --out), and exits 1 naming every check that failed.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { machineInfo } from './machine.js';
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextImmediate, setTimeout as sleep } from 'node:timers/promises';
@@ -276,27 +276,9 @@ function readProc(path: string): string | null {
   }
 }
 
-function gitRevision(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head} (src/ modified)` : head;
-  } catch {
-    return null;
-  }
-}
-
 function machine() {
-  const cpus = os.cpus();
   return {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    platform: process.platform,
-    kernel: os.release(),
-    date: new Date().toISOString(),
-    git: gitRevision(),
+    ...machineInfo(ROOT, 'src'),
     fdLimit: readProc('/proc/self/limits')?.match(/Max open files\s+(\d+)/)?.[1] ?? null,
     sysctls: {
       somaxconn: readProc('/proc/sys/net/core/somaxconn'),

@@ -1,3 +1,4 @@
+import { seededRandom } from '../helpers/random.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -12,17 +13,6 @@ import {
   retryVerdict,
 } from '../../src/client/backoff.js';
 
-/** mulberry32: a tiny seeded generator, so a failing property replays with the same draws. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Draws just below 1: every delay lands on its ceiling, which makes the ceilings visible. */
 const almostOne = () => 1 - 2 ** -40;

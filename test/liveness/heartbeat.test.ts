@@ -1,3 +1,4 @@
+import { seededRandom } from '../helpers/random.js';
 import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
@@ -7,17 +8,6 @@ import { HeartbeatEngine, type HeartbeatEvents, type HeartbeatHandle } from '../
 import type { HeartbeatOptions } from '../../src/liveness/heartbeat-options.js';
 import { StallingClock } from '../helpers/stalling-clock.js';
 
-/** A seeded uniform generator (mulberry32), so that jitter is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Recorded = { [K in keyof HeartbeatEvents<string>]: { at: number; event: HeartbeatEvents<string>[K][0] }[] };
 
@@ -27,7 +17,7 @@ function harness<C extends Clock = ManualClock>(options: HeartbeatOptions<string
   const pings: { id: string; nonce: number; handle: number; at: number }[] = [];
   const engine = new HeartbeatEngine<string>({
     clock: time,
-    random: seeded(42),
+    random: seededRandom(42),
     sendPing: (id, nonce, handle) => pings.push({ id, nonce, handle, at: time.now() }),
     ...options,
   });
@@ -337,7 +327,7 @@ describe('HeartbeatEngine', () => {
           let lastActivity = start;
           const deaths: number[] = [];
           const engine = new HeartbeatEngine<string>({
-            interval, timeout, jitter, tick, maxSilence, clock, random: seeded(seed),
+            interval, timeout, jitter, tick, maxSilence, clock, random: seededRandom(seed),
             sendPing: (_id, nonce) => {
               if (clock.now() + rtt > start + answersUntil) return;
               clock.setTimeout(() => {
