@@ -28,6 +28,19 @@ describe('lab: every scenario, every arm', { skip }, () => {
     assert.ok(found, `no run ${scenario}/${arm}`);
     return found;
   };
+  /**
+   * The heartbeat's verdict may come one heartbeat timeout late: when this server process itself stalls (a loaded CI
+   * machine runs six arms with tcpdump on two cores), the engine's stall guard postpones verdicts until a fresh ping
+   * has had a full timeout, by design (it never convicts a peer for our own pause). Seen in CI: 4.2 s for a 3 s budget.
+   */
+  const expectHeartbeat = (scenario: ScenarioName) => {
+    const result = run(scenario, 'heartbeat');
+    const seen = `${scenario}/heartbeat: ${result.verdict} ${result.reason ?? ''} (${result.note})`;
+    assert.equal(result.reason, 'heartbeat-timeout', seen);
+    assert.ok(['as-configured', 'late'].includes(result.verdict), seen);
+    const allowed = (result.budgetMs ?? 0) + 1000 + 1000;
+    assert.ok((result.silentMs ?? Infinity) <= allowed, `${seen}: silent ${result.silentMs} ms, allowed ${allowed}`);
+  };
   const expect = (scenario: ScenarioName, arm: ArmName, verdict: LabVerdict, reason?: string, code?: string) => {
     const result = run(scenario, arm);
     const seen = `${scenario}/${arm}: ${result.verdict} ${result.reason ?? ''} ${result.code ?? ''} (${result.note})`;
@@ -45,7 +58,7 @@ describe('lab: every scenario, every arm', { skip }, () => {
   for (const scenario of ['cable-pull', 'host-down'] as const) {
     test(`lab: ${scenario}: keepalive finds it in idle + interval x count (+-1 s), without keepalive never`, () => {
       for (const arm of ['node', 'tuned', 'tuned-uto'] as const) expect(scenario, arm, 'as-configured', 'keepalive-timeout', 'ETIMEDOUT');
-      expect(scenario, 'heartbeat', 'as-configured', 'heartbeat-timeout');
+      expectHeartbeat(scenario);
       assert.equal(run(scenario, 'heartbeat').budgetMs, 3000);
       assert.equal(run(scenario, 'tuned').budgetMs, 5000);
       assert.equal(run(scenario, 'tuned-uto').budgetMs, 3000);
@@ -71,7 +84,7 @@ describe('lab: every scenario, every arm', { skip }, () => {
     );
     for (const arm of ['off', 'system', 'node', 'tuned'] as const) expect('cable-pull-busy', arm, 'not-detected');
     // The heartbeat sees a busy connection as it sees an idle one: nothing from the peer for 3 s.
-    expect('cable-pull-busy', 'heartbeat', 'as-configured', 'heartbeat-timeout');
+    expectHeartbeat('cable-pull-busy');
   });
 
   test('lab: peer-reboot: the next probe meets RST, ECONNRESET after idle', () => {
