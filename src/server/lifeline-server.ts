@@ -9,9 +9,12 @@ import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, isSupportedHello, maxDataPayl
 import { GoAwayCodes } from '../protocol/goaway.js';
 import { InboundLog, OutboundLog, SessionError } from '../protocol/session.js';
 import { FramedSocket } from '../socket/framed-socket.js';
-import { setKeepAlive } from '../socket/keepalive.js';
+import { setKeepAlive, type KeepAliveState } from '../socket/keepalive.js';
 import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/options.js';
 import { platformBackend } from '../platform/index.js';
+import type { ConnectionStatus } from './connection-status.js';
+import { detectionLatency, LiveStates, resolveMetricsOption, type LivenessRecorder } from './metrics.js';
+import { keptAlive } from './supervisor.js';
 
 export interface LifelineServerOptions {
   /** The heartbeat interval a client gets when it proposes none, and the range a proposal is clamped to. */
@@ -29,6 +32,25 @@ export interface LifelineServerOptions {
   /** Keepalive for accepted sockets (default idle 60 s, interval 10 s, count 6); `false` for none. */
   keepalive?: KeepAliveOptions | false;
   clock?: Clock;
+  /**
+   * Prometheus metrics (docs/operators.md): a LivenessMetrics (or any LivenessRecorder), `true` for
+   * LivenessMetrics.default() on prom-client's default registry (needs prom-client installed). Default: none.
+   */
+  metrics?: LivenessRecorder | boolean;
+}
+
+/** A live connection as `LifelineServer.connections()` reports it. */
+export interface LifelineConnectionStatus extends ConnectionStatus {
+  id: number;
+  /** `handshake` (no HELLO yet), `open`, or `suspect` (the heartbeat engine waits for an overdue pong). */
+  state: string;
+  /** Since the last inbound byte, ms. */
+  silentMs: number;
+  /** The heartbeat's smoothed RTT (RFC 6298), ms; null before the first pong. */
+  rttMs: number | null;
+  /** The agreed heartbeat interval, ms (0 before the handshake). */
+  heartbeatIntervalMs: number;
+  pingsOutstanding: number;
 }
 
 export const DEFAULT_SERVER_HEARTBEAT = { interval: 15_000, min: 1000, max: 300_000, timeoutFactor: 2 } as const;
@@ -64,6 +86,10 @@ interface Session {
 }
 
 interface Connection {
+  id: number;
+  keepalive: KeepAliveState | null;
+  /** Silence when the heartbeat engine declared it dead: the detection latency. */
+  verdictSilenceMs: number | null;
   framed: FramedSocket;
   remote: string;
   session: Session | null;
@@ -92,6 +118,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
   readonly #connections = new Set<Connection>();
   readonly #engines = new Map<number, HeartbeatEngine<Connection>>();
   #server: Server | undefined;
+  #nextId = 1;
 
   constructor(options: LifelineServerOptions = {}) {
     super();
@@ -120,6 +147,31 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     return this.#connections.size;
   }
 
+  /** Every live connection: state, silence, heartbeat RTT, keepalive read back (what the status page lists). */
+  connections(): LifelineConnectionStatus[] {
+    const now = this.#clock.now();
+    return [...this.#connections].map((connection) => {
+      const stats = connection.heartbeat ? connection.heartbeat.engine.stats(connection.heartbeat.handle) : undefined;
+      const status: LifelineConnectionStatus = {
+        id: connection.id,
+        remote: connection.remote,
+        state: this.#stateOf(connection),
+        silentMs: Math.max(0, Math.round(now - connection.lastBytesAt)),
+        rttMs: stats?.smoothedRttMs ?? null,
+        keepalive: connection.keepalive,
+        heartbeatIntervalMs: connection.intervalMs,
+        pingsOutstanding: stats?.pingsOutstanding ?? 0,
+      };
+      if (connection.session) status.session = connection.session.id;
+      return status;
+    });
+  }
+
+  #stateOf(connection: Connection): string {
+    if (!connection.heartbeat) return LiveStates.HANDSHAKE;
+    return connection.heartbeat.engine.state(connection.heartbeat.handle) === 'suspect' ? LiveStates.SUSPECT : LiveStates.OPEN;
+  }
+
   /** Takes one accepted socket (from listen(), or a server of your own). */
   accept(socket: Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -128,18 +180,20 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
       framed.goAway(GoAwayCodes.SHUTTING_DOWN, `too many connections (${this.#options.maxConnections})`);
       return;
     }
+    let keepalive: KeepAliveState | null = null;
     if (this.#options.keepalive !== false) {
       try {
-        setKeepAlive(socket, this.#options.keepalive);
+        keepalive = keptAlive(setKeepAlive(socket, this.#options.keepalive));
       } catch {
         // Keepalive is a second line of defence here; the heartbeat is the first.
       }
     }
     const connection: Connection = {
-      framed, remote, session: null, handshake: null, heartbeat: null, lastValidPing: -Infinity, strikes: 0, intervalMs: 0, lastAckSent: 0, ackScheduled: false,
+      id: this.#nextId++, keepalive, verdictSilenceMs: null, framed, remote, session: null, handshake: null, heartbeat: null, lastValidPing: -Infinity, strikes: 0, intervalMs: 0, lastAckSent: 0, ackScheduled: false,
       lastBytesAt: this.#clock.now(), end: null,
     };
     this.#connections.add(connection);
+    this.#options.metrics?.connectionOpened(connection, LiveStates.HANDSHAKE);
     connection.handshake = this.#clock.setTimeout(() => {
       framed.goAway(GoAwayCodes.HANDSHAKE_TIMEOUT, `no HELLO within ${this.#options.handshakeTimeout} ms`);
     }, this.#options.handshakeTimeout);
@@ -222,7 +276,13 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         connection.framed.send({ type: 'pong', nonce: frame.nonce });
         return;
       case 'pong':
-        if (connection.heartbeat) connection.heartbeat.engine.pong(connection.heartbeat.handle, Number(frame.nonce));
+        if (connection.heartbeat) {
+          const { engine, handle } = connection.heartbeat;
+          if (engine.pong(handle, Number(frame.nonce)) && this.#options.metrics) {
+            const rtt = engine.stats(handle)?.lastRttMs;
+            if (rtt !== null && rtt !== undefined) this.#options.metrics.rtt(rtt);
+          }
+        }
         return;
       case 'goaway':
         connection.end ??= { reason: 'goaway', code: String(frame.code), detail: frame.reason };
@@ -251,6 +311,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     const now = this.#clock.now();
     if (now - connection.lastValidPing < connection.intervalMs / 2) {
       connection.strikes++;
+      this.#options.metrics?.strike();
       if (connection.strikes > MAX_PING_STRIKES) {
         connection.framed.goAway(GoAwayCodes.TOO_MANY_PINGS, `pings faster than every ${connection.intervalMs / 2} ms`);
       }
@@ -306,6 +367,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     for (const message of replay) connection.framed.send({ type: 'data', seq: message.seq, payload: message.payload });
     const engine = this.#engine(agreed, timeout);
     connection.heartbeat = { engine, handle: engine.add(connection) };
+    this.#options.metrics?.connectionStateChanged(connection, LiveStates.OPEN);
     const event = { session: session.id, remote: connection.remote, resumed, heartbeatIntervalMs: agreed };
     queueMicrotask(() => this.emit('session', event));
   }
@@ -318,9 +380,18 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         interval: Math.max(10, interval),
         timeout: Math.max(10, timeout - interval),
         clock: this.#clock,
-        sendPing: (connection, nonce) => connection.framed.send({ type: 'ping', nonce: BigInt(nonce) }),
+        sendPing: (connection, nonce) => {
+          this.#options.metrics?.pingSent();
+          connection.framed.send({ type: 'ping', nonce: BigInt(nonce) });
+        },
       });
+      const metrics = this.#options.metrics;
+      if (metrics) {
+        engine.on('suspect', ({ id: connection }) => metrics.connectionStateChanged(connection, LiveStates.SUSPECT));
+        engine.on('alive', ({ id: connection }) => metrics.connectionStateChanged(connection, LiveStates.OPEN));
+      }
       engine.on('dead', ({ id: connection, silentMs }) => {
+        connection.verdictSilenceMs ??= silentMs;
         connection.end ??= { reason: 'heartbeat-timeout', code: null, detail: `nothing heard for ${Math.round(silentMs)} ms` };
         connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${Math.round(silentMs)} ms`);
       });
@@ -354,7 +425,16 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     }
     const session = connection.session;
     const end = connection.end ?? { reason: 'local', code: null, detail: 'closed by this server' };
-    this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, ...end, silentMs: Math.round(this.#clock.now() - connection.lastBytesAt) });
+    const silentMs = Math.round(this.#clock.now() - connection.lastBytesAt);
+    const metrics = this.#options.metrics;
+    if (metrics) {
+      metrics.connectionClosed(connection);
+      const latency = connection.verdictSilenceMs !== null && end.reason === 'heartbeat-timeout'
+        ? Math.round(connection.verdictSilenceMs)
+        : detectionLatency(end.reason, silentMs);
+      metrics.death(end.reason, latency, { id: connection.id, remote: connection.remote, code: end.code, because: end.detail, silentMs });
+    }
+    this.emit('disconnect', { session: session?.id ?? null, remote: connection.remote, ...end, silentMs });
     if (!session || session.connection !== connection) return;
     session.connection = null;
     if (!this.#sessions.has(session.id)) return;
@@ -371,7 +451,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
   }
 }
 
-const KNOWN = ['heartbeat', 'handshakeTimeout', 'sessionTtl', 'maxConnections', 'maxFrameSize', 'replay', 'keepalive', 'clock'];
+const KNOWN = ['heartbeat', 'handshakeTimeout', 'sessionTtl', 'maxConnections', 'maxFrameSize', 'replay', 'keepalive', 'clock', 'metrics'];
 
 function resolve(options: LifelineServerOptions) {
   for (const key of Object.keys(options)) {
@@ -402,5 +482,6 @@ function resolve(options: LifelineServerOptions) {
     maxFrameSize,
     replay: { maxMessages: options.replay?.maxMessages ?? 10_000, maxBytes: options.replay?.maxBytes ?? 16 * 1024 * 1024 },
     keepalive,
+    metrics: resolveMetricsOption(options.metrics),
   };
 }

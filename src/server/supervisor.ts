@@ -6,7 +6,9 @@ import { InvalidOptionError, LifelineError } from '../errors.js';
 import { platformBackend } from '../platform/index.js';
 import { setKeepAlive, type KeepAliveResult, type KeepAliveState } from '../socket/keepalive.js';
 import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/options.js';
-import { WatchedConnection, type ConnectionSnapshot, type DeadPeer } from '../socket/watched-connection.js';
+import { readTcpInfo } from '../socket/tcp-info.js';
+import { ConnectionStates, WatchedConnection, type ConnectionSnapshot, type DeadPeer } from '../socket/watched-connection.js';
+import { detectionLatency, LiveStates, resolveMetricsOption, type LivenessRecorder } from './metrics.js';
 
 /** Keepalive the supervisor applies when none is given: a dead idle peer is found within 2 minutes. */
 export const DEFAULT_SUPERVISOR_KEEPALIVE = { idle: 60_000, interval: 10_000, count: 6 } as const satisfies KeepAliveOptions;
@@ -27,6 +29,22 @@ export interface SupervisorOptions {
   sampleTcpInfo?: boolean;
   /** Time source; tests pass a ManualClock. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Prometheus metrics (docs/operators.md): a LivenessMetrics (or any LivenessRecorder), `true` for
+   * LivenessMetrics.default() on prom-client's default registry (needs prom-client installed). Default: none.
+   */
+  metrics?: LivenessRecorder | boolean;
+}
+
+/** A live connection as `connections()` reports it: the snapshot, plus silence and RTT as the kernel counts them. */
+export interface SupervisedConnection extends ConnectionSnapshot {
+  /**
+   * How long nothing (no data, no ACK) has come from the peer, ms: from TCP_INFO where it can be read, else from
+   * the sampled byte counters on the supervisor's clock (data only).
+   */
+  silentMs: number;
+  /** The kernel's smoothed RTT (TCP_INFO), ms; null where TCP_INFO cannot be read. */
+  rttMs: number | null;
 }
 
 export interface SupervisorEvents {
@@ -39,7 +57,7 @@ export interface SupervisorEvents {
 /** Connections sampled between two turns of the event loop. */
 const SAMPLE_SLICE = 256;
 
-const KNOWN = ['keepalive', 'sampleInterval', 'sampleTcpInfo', 'clock'];
+const KNOWN = ['keepalive', 'sampleInterval', 'sampleTcpInfo', 'clock', 'metrics'];
 
 export function resolveSupervisorOptions(options: SupervisorOptions = {}) {
   for (const key of Object.keys(options)) {
@@ -52,7 +70,8 @@ export function resolveSupervisorOptions(options: SupervisorOptions = {}) {
   if (options.sampleTcpInfo !== undefined && typeof options.sampleTcpInfo !== 'boolean') {
     throw new InvalidOptionError('sampleTcpInfo', options.sampleTcpInfo, 'true or false');
   }
-  return { keepalive, sampleInterval, sampleTcpInfo: options.sampleTcpInfo ?? true, clock: options.clock ?? systemClock };
+  const metrics = resolveMetricsOption(options.metrics);
+  return { keepalive, sampleInterval, sampleTcpInfo: options.sampleTcpInfo ?? true, clock: options.clock ?? systemClock, metrics };
 }
 
 /**
@@ -101,11 +120,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Supervises one socket (accepted elsewhere, or a client socket). */
   watch(socket: Socket): WatchedConnection {
     const id = this.#nextId++;
-    const connection = new WatchedConnection(id, socket, this.#options.clock, (dead) => {
+    const metrics = this.#options.metrics;
+    const connection = new WatchedConnection(id, socket, this.#options.clock, (dead, watched) => {
       this.#connections.delete(id);
+      if (metrics) {
+        metrics.connectionClosed(watched);
+        metrics.death(dead.reason, detectionLatency(dead.reason, dead.silentMs), {
+          id: dead.id, remote: dead.remote, code: dead.code, because: dead.because, silentMs: dead.silentMs,
+        });
+      }
       this.emit('dead', dead);
     });
     this.#connections.set(id, connection);
+    metrics?.connectionOpened(connection, LiveStates.OPEN);
     if (this.#options.keepalive !== false) {
       try {
         connection.keepalive = keptAlive(setKeepAlive(socket, this.#options.keepalive));
@@ -118,9 +145,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return connection;
   }
 
-  /** A snapshot of every live connection. */
-  connections(): ConnectionSnapshot[] {
-    return [...this.#connections.values()].map((connection) => connection.snapshot());
+  /** A snapshot of every live connection, with its silence and RTT (one TCP_INFO read each). */
+  connections(): SupervisedConnection[] {
+    const now = this.#options.clock.now();
+    return [...this.#connections.values()].map((connection) => {
+      const snapshot = connection.snapshot();
+      const info = connection.state === ConnectionStates.OPEN ? readTcpInfo(connection.socket) : undefined;
+      return {
+        ...snapshot,
+        silentMs: info ? Math.min(info.lastDataRecvMs, info.lastAckRecvMs) : Math.max(0, Math.round(now - snapshot.lastReceivedAt)),
+        rttMs: info ? info.rttUs / 1000 : null,
+      };
+    });
   }
 
   /** The live connection with this id, if any. */
@@ -138,6 +174,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.#timer) this.#options.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const closing = [...this.#connections.values()].map((connection) => {
+      this.#options.metrics?.connectionStateChanged(connection, LiveStates.CLOSING);
       const closed = once(connection.socket, 'close');
       connection.close();
       return closed;
