@@ -137,3 +137,34 @@ export {
 } from './liveness/heartbeat-options.js';
 export { StallGuard, StallSources, type StallReport, type StallSource } from './liveness/stall-guard.js';
 export { TimingWheel, type TimingWheelOptions } from './liveness/wheel.js';
+export {
+  LivenessMetrics,
+  LiveStates,
+  METRIC_NAMES,
+  SILENCE_VERDICTS,
+  DEFAULT_DETECTION_LATENCY_BUCKETS,
+  DEFAULT_RTT_BUCKETS,
+  detectionLatency,
+  loadPromClient,
+  resolveLivenessMetricsOptions,
+  resolveMetricsOption,
+  type LiveState,
+  type LivenessRecorder,
+  type LivenessMetricsOptions,
+  type LivenessMetricsEvents,
+  type DeathDetails,
+  type DeathRecord,
+  type MetricsRegistry,
+  type PromClientModule,
+} from './server/metrics.js';
+export type { ConnectionStatus, ConnectionSource } from './server/connection-status.js';
+export type { SupervisedConnection } from './server/supervisor.js';
+export type { LifelineConnectionStatus } from './server/lifeline-server.js';
+export {
+  StatusPage,
+  DEFAULT_STATUS_PAGE,
+  resolveStatusPageOptions,
+  type StatusPageOptions,
+  type StatusRow,
+  type StatusSnapshot,
+} from './server/status-page.js';
