@@ -2,17 +2,20 @@ import { LifelineServer } from '../server/lifeline-server.js';
 import type { KeepAliveOptions } from '../socket/options.js';
 import { addressError } from './args.js';
 import { jsonEvent } from './events.js';
+import { metricsFor, startStatusPage, type MetricsAddress, type ServedStatusPage } from './metrics-flag.js';
 
 /** `lifeline server --protocol lifeline`: sessions, messages and disconnects, one line each. */
 export async function runProtocolServer(
   host: string,
   port: number,
-  options: { json: boolean; keepalive: KeepAliveOptions | false; heartbeat: { interval: number; timeout: number | null } | null },
+  options: { json: boolean; keepalive: KeepAliveOptions | false; heartbeat: { interval: number; timeout: number | null } | null; metrics?: MetricsAddress | null },
 ): Promise<void> {
   const heartbeat = options.heartbeat
     ? { interval: options.heartbeat.interval, min: Math.min(1000, options.heartbeat.interval), ...(options.heartbeat.timeout && { timeoutFactor: options.heartbeat.timeout / options.heartbeat.interval }) }
     : undefined;
-  const server = new LifelineServer({ keepalive: options.keepalive, ...(heartbeat && { heartbeat }) });
+  const metricsAddress = options.metrics ?? null;
+  const metrics = metricsFor(metricsAddress);
+  const server = new LifelineServer({ keepalive: options.keepalive, ...(heartbeat && { heartbeat }), ...(metrics && { metrics }) });
   const print = (event: string, fields: object, human: string) => process.stdout.write(`${options.json ? jsonEvent(event, fields) : human}\n`);
   server.on('session', (session) => print('session', session, `session ${session.session} from ${session.remote} (${session.resumed ? 'resumed' : 'new'}, heartbeat ${session.heartbeatIntervalMs} ms)`));
   server.on('message', ({ session, seq, data }) => {
@@ -33,11 +36,21 @@ export async function runProtocolServer(
   const address = listening.address();
   const bound = address && typeof address !== 'string' ? address : { address: host, port };
   print('listening', { address: bound.address, port: bound.port, protocol: 'lifeline' }, `listening ${bound.address}:${bound.port} (lifeline protocol)`);
+  let status: ServedStatusPage | undefined;
+  if (metricsAddress && metrics) {
+    try {
+      status = await startStatusPage(metricsAddress, metrics, [server], `lifeline server ${bound.address}:${bound.port} (lifeline protocol)`);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    print('metrics', { address: status.address, port: status.port, url: status.url }, `metrics ${status.url}metrics, status page ${status.url}`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void server.close().then(resolve);
+      void Promise.all([server.close(), status?.page.close()]).then(() => resolve());
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

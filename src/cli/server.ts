@@ -4,6 +4,7 @@ import { Supervisor, DEFAULT_SUPERVISOR_KEEPALIVE } from '../server/supervisor.j
 import { addressError, parsePort } from './args.js';
 import { acceptedLine, deadLine, jsonEvent } from './events.js';
 import { describeFlags, keepAliveFromFlags } from './keepalive-flags.js';
+import { metricsFor, parseMetricsAddress, startStatusPage, type ServedStatusPage } from './metrics-flag.js';
 import { parseHeartbeat, parseProtocol } from './protocol-flags.js';
 import { runProtocolServer } from './protocol-server.js';
 import { UsageError } from './usage-error.js';
@@ -15,6 +16,7 @@ interface ServerFlags {
   userTimeout?: string;
   echo?: boolean;
   json?: boolean;
+  metrics?: string;
 }
 
 export const DEFAULT_PORT = 1234;
@@ -30,6 +32,7 @@ export function registerServer(program: Command): void {
     .option('--echo', 'send received bytes back (raw protocol)')
     .option('--protocol <protocol>', 'raw (bytes, the default) or lifeline (sessions, heartbeats, resumable messages)')
     .option('--heartbeat <interval[,timeout]>', 'lifeline protocol: heartbeat interval and total silence before dead, e.g. 2s,5s')
+    .option('--metrics <host:port>', 'serve Prometheus /metrics and a live status page at http://HOST:PORT/ (needs prom-client), e.g. 127.0.0.1:9464')
     .option('--json', 'one JSON object per event on stdout')
     .action((host: string, portText: string, flags: ServerFlags) => runServer(host, parsePort(portText, DEFAULT_PORT), flags));
 }
@@ -37,9 +40,11 @@ export function registerServer(program: Command): void {
 async function runServer(host: string, port: number, flags: ServerFlags): Promise<void> {
   const keepalive = keepAliveFromFlags(flags.keepalive, flags.userTimeout, DEFAULT_SUPERVISOR_KEEPALIVE);
   const heartbeat = parseHeartbeat(flags.heartbeat);
-  if (parseProtocol(flags.protocol) === 'lifeline') return runProtocolServer(host, port, { json: flags.json ?? false, keepalive, heartbeat });
+  const metricsAddress = parseMetricsAddress(flags.metrics);
+  if (parseProtocol(flags.protocol) === 'lifeline') return runProtocolServer(host, port, { json: flags.json ?? false, keepalive, heartbeat, metrics: metricsAddress });
   if (heartbeat) throw new UsageError('--heartbeat needs --protocol lifeline');
-  const supervisor = new Supervisor({ keepalive });
+  const metrics = metricsFor(metricsAddress);
+  const supervisor = new Supervisor({ keepalive, ...(metrics && { metrics }) });
   const print = (event: string, fields: object, human: string) => {
     process.stdout.write(`${flags.json ? jsonEvent(event, fields) : human}\n`);
   };
@@ -66,11 +71,21 @@ async function runServer(host: string, port: number, flags: ServerFlags): Promis
   const bound = address && typeof address !== 'string' ? address : { address: host, port };
   const policy = describeFlags(keepalive);
   print('listening', { address: bound.address, port: bound.port, keepalive }, `listening ${bound.address}:${bound.port} (${policy})`);
+  let status: ServedStatusPage | undefined;
+  if (metricsAddress && metrics) {
+    try {
+      status = await startStatusPage(metricsAddress, metrics, [supervisor], `lifeline server ${bound.address}:${bound.port}`);
+    } catch (error) {
+      await supervisor.close();
+      throw error;
+    }
+    print('metrics', { address: status.address, port: status.port, url: status.url }, `metrics ${status.url}metrics, status page ${status.url}`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void supervisor.close().then(resolve);
+      void Promise.all([supervisor.close(), status?.page.close()]).then(() => resolve());
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
