@@ -5,6 +5,7 @@ import { ErrorCodes, LifelineError } from '../errors.js';
 import { registerClient } from './client.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerInspect } from './inspect.js';
 import { registerLab } from './lab.js';
 import { registerServer } from './server.js';
 import { registerSysctl } from './sysctl.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerClient(program);
   registerSysctl(program);
   registerDoctor(program);
+  registerInspect(program);
   registerLab(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
