@@ -106,7 +106,7 @@ export const PRESETS: Readonly<Record<PresetName, MiddleboxPreset>> = {
     keepaliveRefreshes: true,
     source:
       'Google Compute Engine API, RouterNat.tcpEstablishedIdleTimeoutSec: "Timeout (in seconds) for TCP established connections. Defaults to 1200s if not set." '
-      + '(tcpTransitoryIdleTimeoutSec defaults to 30 s), as the API\'s generated client references publish it (googleapis compute_v1 RouterNat on pub.dev, google-compute1 RouterNat on docs.rs). '
+      + '(tcpTransitoryIdleTimeoutSec defaults to 30 s), as the API\'s generated client references publish it (https://pub.dev/documentation/googleapis/latest/compute_v1/RouterNat/tcpEstablishedIdleTimeoutSec.html; google-compute1 RouterNat on docs.rs). '
       + 'That the mapping is dropped silently comes from a secondary source (oneuptime.com, "How to configure Cloud NAT timeout values for long-lived TCP connections in GCP"), not from Google.',
   },
   'gcp-lb': {
