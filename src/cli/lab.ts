@@ -122,7 +122,7 @@ async function runLabCommand(scenarioArgs: string[], flags: LabFlags): Promise<v
 }
 
 /** Namespaces this process made and has not removed (a run interrupted half-way). */
-function cleanupOwn(): void {
+export function cleanupOwn(): void {
   for (const { name, pid } of labNamespaces()) if (pid === process.pid) spawnSync('ip', ['netns', 'del', name]);
 }
 
@@ -130,7 +130,7 @@ function cleanupOwn(): void {
  * Root runs as it is. Without root, the lab re-runs itself inside `unshare --user --map-root-user --net --mount`
  * (root in a user namespace of its own, with a private /run for `ip netns`), where the kernel allows it.
  */
-function ensureAccess(): 'ready' | 'reexec' {
+export function ensureAccess(): 'ready' | 'reexec' {
   if (process.getuid?.() === 0) return 'ready';
   const probe = spawnSync('unshare', ['--user', '--map-root-user', '--net', '--mount', 'true']);
   if (probe.status !== 0) {

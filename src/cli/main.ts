@@ -7,6 +7,7 @@ import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerInspect } from './inspect.js';
 import { registerLab } from './lab.js';
+import { registerRecommend } from './recommend.js';
 import { registerServer } from './server.js';
 import { registerSysctl } from './sysctl.js';
 import { UsageError } from './usage-error.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerInspect(program);
   registerLab(program);
+  registerRecommend(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
 }

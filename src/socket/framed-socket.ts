@@ -8,7 +8,7 @@ import { goAwayCodeFor, GoAwayCodes } from '../protocol/goaway.js';
 /** Bytes Node may hold for a socket before DATA waits in our own queue (so PING/PONG never wait behind it). */
 const DATA_HIGH_WATER = 256 * 1024;
 /** After GOAWAY, how long the peer gets to read it before the socket is destroyed (an RST could lose it). */
-const GOAWAY_LINGER_MS = 1000;
+export const GOAWAY_LINGER_MS = 1000;
 
 export interface FramedSocketEvents {
   frame: [Frame];
