@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { setKeepAlive } from '../../src/socket/keepalive.js';
 import { formatTimer, timerText } from '../../src/cli/inspect.js';
 import { CLI } from '../helpers/paths.js';
+import { hasCommand } from '../helpers/privileges.js';
 
 function lifeline(args: string[]): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -113,6 +114,16 @@ describe('cli inspect', () => {
     } finally {
       await live.close();
     }
+  });
+
+  test('cli inspect: --watch on a terminal clears the screen and redraws in place', { skip: !hasCommand('script') && 'needs script (util-linux) for a pseudo-terminal' }, () => {
+    const command = [process.execPath, CLI, 'inspect', '--watch', '100ms', '--count', '2', '--port', '1'].join(' ');
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const frames = run.stdout.split('\x1b[H\x1b[2J').slice(1);
+    assert.equal(frames.length, 2, JSON.stringify(run.stdout));
+    for (const frame of frames) assert.match(frame, /^lifeline inspect, every 100ms, .* \(Ctrl-C to stop\)\r?\nno TCP connections match/);
+    assert.doesNotMatch(run.stdout, /^---/m);
   });
 
   test('cli inspect: --watch runs until SIGINT, then exits 0', async () => {
