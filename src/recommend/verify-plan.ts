@@ -75,7 +75,7 @@ export function scaleSettings(rec: Recommendation, scale: number): ScaledSetting
   const seconds = (ms: number, name: string) => {
     const scaled = Math.round(ms / scale / 1000) * 1000;
     if (scaled >= 1000) return scaled;
-    clamped.push(`${name} ${ms / scale} ms -> 1000 ms`);
+    clamped.push(`${name} ${Math.round(ms / scale)} ms -> 1000 ms`);
     return 1000;
   };
   const idle = seconds(rec.keepalive.idle, 'idle');
