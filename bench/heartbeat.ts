@@ -38,7 +38,8 @@ import { parseArgs } from 'node:util';
 import { ManualClock, systemClock } from '../src/clock.js';
 import { HeartbeatEngine, type HeartbeatHandle } from '../src/liveness/heartbeat.js';
 import type { HeartbeatOptions } from '../src/liveness/heartbeat-options.js';
-import { TimingWheel } from '../src/liveness/wheel.js';
+import { best, nsSince, round, settledBytes } from './measure.js';
+import { wheelMillion } from './wheel-million.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Issue #6: the liveness state of one connection. */
@@ -60,30 +61,6 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
   console.error('run with --expose-gc: node --expose-gc dist/bench/heartbeat.js');
   process.exit(2);
-}
-
-function settledBytes(): number {
-  gc!();
-  gc!();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
-
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function nsSince(start: bigint): number {
-  return Number(process.hrtime.bigint() - start);
-}
-
-/** Best of `runs` (the least disturbed by GC and other processes), in ns per operation. */
-function best(runs: number, operations: number, run: () => void): number {
-  let fastest = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint();
-    run();
-    fastest = Math.min(fastest, nsSince(start) / operations);
-  }
-  return round(fastest);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -329,84 +306,6 @@ function touchAndPong() {
   return { nsPerTouchManualClock: touchManual, nsPerTouchSystemClock: touchSystem, nsPerPerformanceNow: nowCost, nsPerPongAsTraffic: pongUnmatched };
 }
 
-function wheelMillion() {
-  const buckets = 512;
-  const tickMs = 100;
-  const horizon = 600_000;
-  const deadlines = new Float64Array(ENTRIES);
-  const moved = new Float64Array(ENTRIES);
-  let seed = 12345;
-  const random = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
-  for (let e = 0; e < ENTRIES; e++) {
-    deadlines[e] = 1 + random() * horizon;
-    moved[e] = 1 + random() * horizon;
-  }
-  const before = settledBytes();
-  let clock = new ManualClock();
-  let slices: number[] = [];
-  let lastTimer = 0n;
-  const make = (onTimer?: () => void) =>
-    new TimingWheel({ clock, tickMs, buckets, sliceSize: 1024, initialCapacity: ENTRIES, onExpire: () => {}, ...(onTimer && { onTimer }) });
-  let wheel = make();
-  const bytesPerEntry = round((settledBytes() - before) / ENTRIES);
-  const schedule = best(3, ENTRIES, () => {
-    for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, deadlines[e]!);
-    for (let e = 0; e < ENTRIES; e++) wheel.cancel(e);
-  });
-  for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, deadlines[e]!);
-  const move = best(3, ENTRIES, () => {
-    for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, moved[e]!);
-    for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, deadlines[e]!);
-  }) / 2;
-  const cancelRuns: number[] = [];
-  for (let run = 0; run < 3; run++) {
-    for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, deadlines[e]!);
-    const start = process.hrtime.bigint();
-    for (let e = 0; e < ENTRIES; e++) wheel.cancel(e);
-    cancelRuns.push(nsSince(start) / ENTRIES);
-  }
-  // The schedule figure above includes a cancel per entry; subtract it.
-  const cancel = round(Math.min(...cancelRuns));
-  // An entry due on tick d (scheduled at tick 0) is examined on ticks d mod buckets, + buckets, ... up to d.
-  let visits = 0;
-  for (let e = 0; e < ENTRIES; e++) visits += Math.floor(Math.ceil(deadlines[e]! / tickMs) / buckets) + 1;
-  const expireRuns: { nsPerExpiry: number; longestTurn: number }[] = [];
-  for (let run = 0; run < 3; run++) {
-    clock = new ManualClock();
-    slices = [];
-    wheel = make(() => {
-      const now = process.hrtime.bigint();
-      if (lastTimer) slices.push(Number(now - lastTimer) / 1000);
-      lastTimer = now;
-    });
-    for (let e = 0; e < ENTRIES; e++) wheel.schedule(e, deadlines[e]!);
-    lastTimer = 0n;
-    const start = process.hrtime.bigint();
-    clock.advance(horizon + tickMs);
-    expireRuns.push({ nsPerExpiry: nsSince(start) / ENTRIES, longestTurn: Math.max(...slices) });
-    if (wheel.size !== 0) throw new Error(`wheel still holds ${wheel.size} entries`);
-  }
-  const fastest = expireRuns.sort((a, b) => a.nsPerExpiry - b.nsPerExpiry)[0]!;
-  return {
-    entries: ENTRIES,
-    buckets,
-    tickMs,
-    deadlinesSpreadOverMs: horizon,
-    roundsPerDeadlineUpTo: Math.ceil(horizon / (buckets * tickMs)),
-    bytesPerEntry,
-    nsPerSchedule: round(schedule - cancel),
-    nsPerMove: round(move),
-    nsPerCancel: cancel,
-    visitsPerEntry: round(visits / ENTRIES, 2),
-    nsPerExpiry: round(fastest.nsPerExpiry),
-    nsPerVisit: round((fastest.nsPerExpiry * ENTRIES) / visits),
-    longestTurnMicroseconds: round(fastest.longestTurn),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 function machine() {
@@ -466,7 +365,7 @@ async function main() {
       (run.nsPerPong ? `; ${run.nsPerPong} ns per pong` : '') + (run.nsPerTouch ? `; ${run.nsPerTouch} ns per touch` : ''));
   }
 
-  const wheel = wheelMillion();
+  const wheel = wheelMillion(ENTRIES);
   console.log(`wheel, ${wheel.entries} entries: ${wheel.bytesPerEntry} B/entry; schedule ${wheel.nsPerSchedule} ns, move ${wheel.nsPerMove} ns, ` +
     `cancel ${wheel.nsPerCancel} ns, expiry ${wheel.nsPerExpiry} ns (${wheel.visitsPerEntry} visits each, ${wheel.nsPerVisit} ns a visit); ` +
     `longest turn ${wheel.longestTurnMicroseconds} us`);

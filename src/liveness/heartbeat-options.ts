@@ -31,7 +31,9 @@ export interface HeartbeatOptions<Id = unknown> {
   /**
    * Spreads pings: each is drawn uniformly up to `jitter x interval` earlier than `interval`, so that thousands of
    * connections that went quiet together are not pinged on the same tick. A fraction from 0 (no spreading) to
-   * below 1. Default 0.2.
+   * below 1. Default 0.05. Jitter has a price: an idle connection is pinged every interval x (1 - jitter / 2) on
+   * average, so 0.2 costs about 11 % more pings than needed (the liveness benchmark measured 14 % with the tick);
+   * 0.05 costs under 3 % and still takes herds apart within a few pings.
    */
   jitter?: number;
   /**
@@ -90,7 +92,7 @@ export interface ResolvedHeartbeatOptions<Id = unknown> {
 export const DEFAULT_HEARTBEAT_OPTIONS = {
   interval: 10_000,
   timeout: 5_000,
-  jitter: 0.2,
+  jitter: 0.05,
   tick: 250,
   stallThreshold: 500,
   sliceSize: 1024,

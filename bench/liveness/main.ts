@@ -1,0 +1,290 @@
+/**
+ * The liveness benchmark (issue #6): what it costs a server to know which of its peers are dead, lifeline's
+ * heartbeat engine against what Node users do today, side by side in one run on the same machine.
+ *
+ *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 4s --rounds 3
+ *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2 --out FILE]
+ *
+ * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
+ * idle; all answer pings at once): kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
+ * order is the same in every round; ratios are computed per round.
+ *
+ * Per arm and round, in each server process: heap and RSS after GC before the arm and after its warm-up (per
+ * connection: the arm's state over a bare socket); over the measuring window: CPU (user + system), event-loop
+ * delay p50/p99/max (monitorEventLoopDelay, 2 ms resolution), pings and pings to busy connections. Bookkeeping
+ * CPU = the arm's CPU minus io-floor's, whose only work beyond the traffic is one ping per idle connection per
+ * period. Detection: at the window's start each client kills its victims (each sends a last message, then falls
+ * silent, and nft drops every packet from or to them); error = verdict - (last message + the arm's configured
+ * worst case). Connections are added to an arm spread over one period (as on a server whose clients came at
+ * different times), then run one more period before measuring.
+ *
+ * Runs in a network namespace of its own (root, or an unprivileged user namespace) with nft. Writes
+ * bench/results/liveness.json and exits 1 when lifeline misses a target (printed).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../src/duration.js';
+import { machineInfo } from '../machine.js';
+import { wheelMillion } from '../wheel-million.js';
+import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
+import { WorkerChannel } from './ipc.js';
+import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
+import { missedTargets, round, stats, summariseRound, type ArmRound, type WorkerWindow } from './results.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..', '..');
+const VICTIM_RANGE = '127.250.0.0/16';
+
+const { values: args } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '100000' },
+    processes: { type: 'string', default: '6' },
+    period: { type: 'string', default: '4s' },
+    rounds: { type: 'string', default: '3' },
+    scale: { type: 'string', default: '1000,5000,10000,19000' },
+    'scale-period': { type: 'string', default: '2s' },
+    'scale-rounds': { type: 'string', default: '2' },
+    victims: { type: 'string', default: '20' },
+    busy: { type: 'string', default: '0.2' },
+    arms: { type: 'string', default: ALL_ARMS.join(',') },
+    'no-micro': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results', 'liveness.json') },
+  },
+});
+
+interface Scale {
+  label: string;
+  processes: number;
+  perProcess: number;
+  periodMs: number;
+  rounds: number;
+  loopDelayTarget: boolean;
+}
+
+function settingsFor(periodMs: number): ArmSettings {
+  if (periodMs < 2000 || periodMs % 1000 !== 0) throw new Error(`--period must be whole seconds, at least 2 s (kernel keepalive takes whole seconds), got ${periodMs} ms`);
+  return {
+    periodMs,
+    timeoutMs: periodMs / 2,
+    tickMs: 100,
+    // Three probes a second apart, as commonly recommended. A single probe is not enough here: the kernel sends the
+    // probes of connections that fell silent together in one burst, and loopback drops what exceeds its backlog
+    // (net.core.netdev_max_backlog, 1000): with count 1, 10 000 idle connections lost a quarter of them.
+    keepalive: { idle: periodMs, interval: 1000, count: 3 },
+  };
+}
+
+/** Long enough for the slowest arm's verdict (2 periods, or keepalive idle + 3 s) and a second more. */
+function windowMs(settings: ArmSettings): number {
+  const { keepalive } = settings;
+  return Math.max(2 * settings.periodMs, keepalive.idle + keepalive.interval * keepalive.count) + 1000;
+}
+
+class Pair {
+  constructor(readonly lane: number, readonly server: WorkerChannel, readonly client: WorkerChannel, readonly port: number) {}
+}
+
+async function startPairs(count: number): Promise<Pair[]> {
+  const pairs: Pair[] = [];
+  for (let lane = 0; lane < count; lane++) {
+    const server = new WorkerChannel(`server ${lane}`, spawnWorker('server-worker.js', ['--expose-gc']));
+    const client = new WorkerChannel(`client ${lane}`, spawnWorker('client-worker.js', []));
+    pairs.push(new Pair(lane, server, client, await server.request<number>('listen')));
+  }
+  return pairs;
+}
+
+function spawnWorker(file: string, execArgv: string[]): ChildProcess {
+  // LIFELINE_BENCH_SERVER_ARGS adds node flags to the server workers, e.g. --cpu-prof to see where an arm spends.
+  const extra = file.startsWith('server') ? (process.env.LIFELINE_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) : [];
+  return fork(join(HERE, file), [], { execArgv: [...execArgv, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+let generation = 0;
+
+async function runArm(pairs: Pair[], scale: Scale, arm: ArmName, settings: ArmSettings, cut: VictimCut, victims: number) {
+  generation++;
+  const count = scale.perProcess;
+  const busyEveryMs = settings.periodMs / 4;
+  const ready = pairs.map((pair) => pair.server.request('expect', { count: count + victims }));
+  await Promise.all(pairs.map((pair) => pair.client.request('connect', {
+    host: '127.0.0.1', port: pair.port, count, victims, busyFraction: Number(args.busy), busyEveryMs, generation, lane: pair.lane,
+  })));
+  await Promise.all(ready);
+  const before = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
+  await all(pairs, (pair) => pair.server.request('install', { arm, settings, spreadMs: settings.periodMs }));
+  await sleep(settings.periodMs);
+  const after = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
+  await all(pairs, (pair) => pair.server.request('windowStart'));
+  const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;
+  cut.cut();
+  await sleep(windowMs(settings));
+  const windows = await all(pairs, (pair) => pair.server.request<Omit<WorkerWindow, 'memoryBefore' | 'memoryAfter'>>('windowEnd'));
+  cut.restore();
+  await all(pairs, (pair) => pair.server.request('teardown'));
+  await all(pairs, (pair) => pair.client.request('teardown'));
+  await sleep(300);
+  return {
+    windows: windows.map((w, i) => ({ ...w, memoryBefore: before[i]!, memoryAfter: after[i]! }) as WorkerWindow),
+    killed,
+  };
+}
+
+function all<T>(pairs: Pair[], call: (pair: Pair) => Promise<T>): Promise<T[]> {
+  return Promise.all(pairs.map(call));
+}
+
+async function runScale(scale: Scale, arms: ArmName[], victims: number, cut: VictimCut) {
+  const settings = settingsFor(scale.periodMs);
+  const pairs = await startPairs(scale.processes);
+  const connections = scale.processes * (scale.perProcess + victims);
+  const rounds: ArmRound[][] = [];
+  try {
+    for (let r = 1; r <= scale.rounds; r++) {
+      const windows = new Map<ArmName, WorkerWindow[]>();
+      const killed = new Map<ArmName, Record<string, number>>();
+      for (const arm of arms) {
+        const started = Date.now();
+        const result = await runArm(pairs, scale, arm, settings, cut, victims);
+        windows.set(arm, result.windows);
+        killed.set(arm, result.killed);
+        console.error(`  ${scale.label} round ${r} ${arm}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      }
+      const rows = summariseRound(windows, killed, settings, connections);
+      rounds.push(rows);
+      printRound(scale.label, r, rows);
+    }
+  } finally {
+    // Disconnecting lets a worker exit by itself (and write a --cpu-prof profile); kill what lingers.
+    await Promise.all(pairs.flatMap((pair) => [pair.server.child, pair.client.child]).map(async (child) => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.disconnect();
+      if ((await Promise.race([exited, sleep(10_000, 'late')])) === 'late') child.kill('SIGKILL');
+    }));
+  }
+  return { ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds) };
+}
+
+/** Per arm, the median over rounds (detection errors pooled). */
+function summarise(rounds: ArmRound[][]) {
+  const arms = rounds[0]!.map((row) => row.arm);
+  return arms.map((arm) => {
+    const rows = rounds.map((rs) => rs.find((row) => row.arm === arm)!);
+    const med = (pick: (row: ArmRound) => number | null) => {
+      const values = rows.map(pick).filter((v): v is number => v !== null);
+      return values.length ? stats(values).p50 : null;
+    };
+    const errors = rows.flatMap((row) => row.detection?.errors ?? []);
+    const detection = rows[0]!.detection;
+    return {
+      arm,
+      cpuMsPer1000PerPeriod: med((row) => row.cpuMsPer1000PerPeriod),
+      bookkeepingMsPer1000PerPeriod: med((row) => row.bookkeepingMsPer1000PerPeriod),
+      heapBytesPerConnection: med((row) => row.heapBytesPerConnection),
+      rssBytesPerConnection: med((row) => row.rssBytesPerConnection),
+      loopDelayP50Ms: med((row) => row.loopDelayMs.p50),
+      loopDelayP99Ms: med((row) => row.loopDelayMs.p99),
+      loopDelayMaxMs: Math.max(...rows.map((row) => row.loopDelayMs.max)),
+      addedLoopDelayP99Ms: med((row) => row.addedLoopDelayP99Ms),
+      pingsPerConnectionPerPeriod: med((row) => row.pingsPerConnectionPerPeriod),
+      pingsToBusy: rows.reduce((sum, row) => sum + row.lifetimePingsToBusy, 0),
+      falsePositives: rows.reduce((sum, row) => sum + row.falsePositives, 0),
+      detection: detection && {
+        configuredMs: detection.configuredMs,
+        victims: rows.reduce((sum, row) => sum + (row.detection?.victims ?? 0), 0),
+        detected: rows.reduce((sum, row) => sum + (row.detection?.detected ?? 0), 0),
+        errorMs: stats(errors),
+        early: errors.filter((e) => e < 0).length,
+      },
+    };
+  });
+}
+
+/** Per round: each arm's CPU and bookkeeping divided by lifeline's. */
+function ratios(rounds: ArmRound[][]) {
+  return rounds.map((rows) => {
+    const lifeline = rows.find((row) => row.arm === ArmNames.LIFELINE);
+    if (!lifeline) return {};
+    return Object.fromEntries(rows.filter((row) => row.arm !== ArmNames.LIFELINE).map((row) => [row.arm, {
+      cpu: round(row.cpuMsPer1000PerPeriod / lifeline.cpuMsPer1000PerPeriod),
+      bookkeeping: row.bookkeepingMsPer1000PerPeriod !== null && lifeline.bookkeepingMsPer1000PerPeriod
+        ? round(row.bookkeepingMsPer1000PerPeriod / lifeline.bookkeepingMsPer1000PerPeriod) : null,
+    }]));
+  });
+}
+
+function printRound(label: string, r: number, rows: ArmRound[]) {
+  console.log(`\n${label}, round ${r}`);
+  console.log('arm                 cpu/1k/P  bookkeep  heap B/c  rss B/c  loop p99  +p99   pings/c/P  to busy  detect err p50/max (ms)  early  false+');
+  for (const row of rows) {
+    const d = row.detection;
+    console.log([
+      row.arm.padEnd(18),
+      row.cpuMsPer1000PerPeriod.toFixed(2).padStart(9),
+      (row.bookkeepingMsPer1000PerPeriod?.toFixed(2) ?? '-').padStart(9),
+      row.heapBytesPerConnection.toFixed(0).padStart(9),
+      row.rssBytesPerConnection.toFixed(0).padStart(8),
+      row.loopDelayMs.p99.toFixed(2).padStart(9),
+      (row.addedLoopDelayP99Ms?.toFixed(2) ?? '-').padStart(6),
+      row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
+      String(row.lifetimePingsToBusy).padStart(8),
+      (d ? `${d.detected}/${d.victims} ${d.errorMs.p50}/${d.errorMs.max}` : '-').padStart(24),
+      String(d?.early ?? '-').padStart(6),
+      String(row.falsePositives).padStart(7),
+    ].join(' '));
+  }
+}
+
+async function main() {
+  enterOwnNetworkNamespace();
+  const cut = new VictimCut(VICTIM_RANGE);
+  const arms = args.arms.split(',').map((name) => {
+    if (!ALL_ARMS.includes(name as ArmName)) throw new Error(`unknown arm ${name}; arms: ${ALL_ARMS.join(', ')}`);
+    return name as ArmName;
+  });
+  const victims = Number(args.victims);
+  const total = Number(args.connections);
+  const processes = Number(args.processes);
+  const scales: Scale[] = [];
+  for (const n of args.scale.split(',').filter(Boolean).map(Number)) {
+    scales.push({ label: `${n} in 1 process`, processes: 1, perProcess: n, periodMs: parseDuration(args['scale-period'], '--scale-period'), rounds: Number(args['scale-rounds']), loopDelayTarget: false });
+  }
+  if (total > 0) {
+    scales.push({ label: `${total} in ${processes} processes`, processes, perProcess: Math.ceil(total / processes), periodMs: parseDuration(args.period, '--period'), rounds: Number(args.rounds), loopDelayTarget: true });
+  }
+  const machine = machineInfo(ROOT, 'src');
+  const results = [];
+  const missed: string[] = [];
+  for (const scale of scales) {
+    console.error(`${scale.label}: period ${scale.periodMs} ms, ${scale.rounds} rounds, arms ${arms.join(' ')}`);
+    const result = await runScale(scale, arms, victims, cut);
+    results.push(result);
+    missed.push(...missedTargets(scale.label, result.rounds, result.settings, { loopDelay: scale.loopDelayTarget }));
+  }
+  const micro = args['no-micro'] ? null : wheelMillion(1_000_000);
+  if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry, schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);
+  const out = {
+    benchmark: 'liveness',
+    command: `npm run bench:liveness -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine,
+    workload: { busyFraction: Number(args.busy), busyMessageEvery: 'period / 4', victimsPerProcess: victims, messageBytes: 8 },
+    scales: results,
+    timingWheel: micro,
+    missedTargets: missed,
+  };
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nwrote ${args.out}`);
+  if (missed.length) {
+    console.error(`\nMISSED TARGETS:\n  ${missed.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('all lifeline targets met');
+}
+
+await main();

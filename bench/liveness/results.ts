@@ -1,0 +1,195 @@
+import { ArmNames, configuredDetectionMs, type ArmName, type ArmSettings } from './arms.js';
+
+/** What one server worker reports for one arm in one round. */
+export interface WorkerWindow {
+  elapsedMs: number;
+  cpuMs: number;
+  loopDelay: { p50: number; p99: number; max: number };
+  pings: number;
+  pingsToBusy: number;
+  lifetimePingsToBusy: number;
+  deaths: Record<string, { at: number; reason: string }>;
+  falsePositives: { remote: string; reason: string; at: number }[];
+  /** Heap (heapUsed + arrayBuffers) and RSS after GC, before the arm and after its warm-up. */
+  memoryBefore: { heap: number; rss: number };
+  memoryAfter: { heap: number; rss: number };
+}
+
+export interface ArmRound {
+  arm: ArmName;
+  connections: number;
+  periods: number;
+  cpuMsPer1000PerPeriod: number;
+  /** CPU beyond io-floor's (which only pings the idle connections once a period): liveness bookkeeping and wasted pings. */
+  bookkeepingMsPer1000PerPeriod: number | null;
+  heapBytesPerConnection: number;
+  rssBytesPerConnection: number;
+  loopDelayMs: { p50: number; p99: number; max: number };
+  /** p99 minus the kernel arm's p99 in the same process and round (the worst process). */
+  addedLoopDelayP99Ms: number | null;
+  pings: number;
+  pingsPerConnectionPerPeriod: number;
+  pingsToBusy: number;
+  lifetimePingsToBusy: number;
+  detection: Detection | null;
+  falsePositives: number;
+  /** Live connections declared dead, by reason. */
+  falsePositiveReasons: Record<string, number>;
+}
+
+export interface Detection {
+  configuredMs: number;
+  victims: number;
+  detected: number;
+  reasons: string[];
+  /** From the victim's last byte to the verdict. */
+  latencyMs: Stats;
+  /** latency - configured worst case: negative is early. */
+  errorMs: Stats;
+  early: number;
+  errors: number[];
+}
+
+export interface Stats {
+  p50: number;
+  p99: number;
+  max: number;
+  min: number;
+}
+
+export function stats(values: number[]): Stats {
+  if (values.length === 0) return { p50: NaN, p99: NaN, max: NaN, min: NaN };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { p50: round(at(50)), p99: round(at(99)), max: round(sorted.at(-1)!), min: round(sorted[0]!) };
+}
+
+export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+const median = (values: number[]) => stats(values).p50;
+
+/** Turns one round's raw worker reports (per arm, one per worker) into per-arm figures. */
+export function summariseRound(
+  windows: Map<ArmName, WorkerWindow[]>,
+  killed: Map<ArmName, Record<string, number>>,
+  settings: ArmSettings,
+  connections: number,
+): ArmRound[] {
+  const cpuOf = (arm: ArmName) => {
+    const list = windows.get(arm);
+    if (!list) return null;
+    const periods = list[0]!.elapsedMs / settings.periodMs;
+    return list.reduce((sum, w) => sum + w.cpuMs, 0) / (connections / 1000) / periods;
+  };
+  const floor = cpuOf(ArmNames.IO_FLOOR);
+  const kernel = windows.get(ArmNames.KERNEL);
+  const rows: ArmRound[] = [];
+  for (const [arm, list] of windows) {
+    const periods = list[0]!.elapsedMs / settings.periodMs;
+    const cpu = cpuOf(arm)!;
+    const pings = list.reduce((sum, w) => sum + w.pings, 0);
+    rows.push({
+      arm,
+      connections,
+      periods: round(periods),
+      cpuMsPer1000PerPeriod: round(cpu, 3),
+      bookkeepingMsPer1000PerPeriod: floor === null ? null : round(cpu - floor, 3),
+      heapBytesPerConnection: round(list.reduce((sum, w) => sum + w.memoryAfter.heap - w.memoryBefore.heap, 0) / connections, 1),
+      rssBytesPerConnection: round(list.reduce((sum, w) => sum + w.memoryAfter.rss - w.memoryBefore.rss, 0) / connections, 1),
+      loopDelayMs: {
+        p50: round(median(list.map((w) => w.loopDelay.p50))),
+        p99: round(Math.max(...list.map((w) => w.loopDelay.p99))),
+        max: round(Math.max(...list.map((w) => w.loopDelay.max))),
+      },
+      addedLoopDelayP99Ms: kernel ? round(Math.max(...list.map((w, i) => w.loopDelay.p99 - kernel[i]!.loopDelay.p99))) : null,
+      pings,
+      pingsPerConnectionPerPeriod: round(pings / connections / periods, 3),
+      pingsToBusy: list.reduce((sum, w) => sum + w.pingsToBusy, 0),
+      lifetimePingsToBusy: list.reduce((sum, w) => sum + w.lifetimePingsToBusy, 0),
+      detection: detection(arm, list, killed.get(arm) ?? {}, settings),
+      falsePositives: list.reduce((sum, w) => sum + w.falsePositives.length, 0),
+      falsePositiveReasons: countBy(list.flatMap((w) => w.falsePositives.map((f) => f.reason))),
+    });
+  }
+  return rows;
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+function detection(arm: ArmName, list: WorkerWindow[], killed: Record<string, number>, settings: ArmSettings): Detection | null {
+  const configuredMs = configuredDetectionMs(arm, settings);
+  if (configuredMs === null) return null;
+  const deaths = Object.assign({}, ...list.map((w) => w.deaths)) as WorkerWindow['deaths'];
+  const latencies: number[] = [];
+  const errors: number[] = [];
+  const reasons = new Set<string>();
+  for (const [victim, killedAt] of Object.entries(killed)) {
+    const death = deaths[victim];
+    if (!death) continue;
+    latencies.push(death.at - killedAt);
+    errors.push(round(death.at - killedAt - configuredMs, 1));
+    reasons.add(death.reason);
+  }
+  return {
+    configuredMs,
+    victims: Object.keys(killed).length,
+    detected: latencies.length,
+    reasons: [...reasons],
+    latencyMs: stats(latencies),
+    errorMs: stats(errors),
+    early: errors.filter((e) => e < 0).length,
+    errors,
+  };
+}
+
+/** The issue's targets for the lifeline arm. */
+export const TARGETS = {
+  pingsToBusy: 0,
+  heapBytesPerConnection: 64,
+  bookkeepingMsPer1000PerPeriod: 1,
+  addedLoopDelayP99Ms: 2,
+} as const;
+
+/** The arms lifeline's bookkeeping must beat in every round. */
+export const RIVALS: readonly ArmName[] = [ArmNames.WS_RECIPE, ArmNames.PER_SOCKET_TIMERS, ArmNames.SOCKET_TIMEOUT];
+
+/**
+ * Checks one scale's rounds against the targets; returns what was missed, in words. `full` adds the targets that
+ * the issue sets at 100 000 connections (event-loop delay).
+ */
+export function missedTargets(label: string, rounds: ArmRound[][], settings: ArmSettings, options: { loopDelay: boolean }): string[] {
+  const missed: string[] = [];
+  rounds.forEach((rows, r) => {
+    const at = `${label} round ${r + 1}`;
+    const lifeline = rows.find((row) => row.arm === ArmNames.LIFELINE);
+    if (!lifeline) return;
+    if (lifeline.lifetimePingsToBusy > TARGETS.pingsToBusy) missed.push(`${at}: lifeline pinged busy connections ${lifeline.lifetimePingsToBusy} times`);
+    if (lifeline.heapBytesPerConnection > TARGETS.heapBytesPerConnection) {
+      missed.push(`${at}: lifeline heap ${lifeline.heapBytesPerConnection} B per connection > ${TARGETS.heapBytesPerConnection} B`);
+    }
+    const own = lifeline.bookkeepingMsPer1000PerPeriod;
+    if (own !== null) {
+      if (own > TARGETS.bookkeepingMsPer1000PerPeriod) {
+        missed.push(`${at}: lifeline bookkeeping ${own} ms per 1000 connections per period > ${TARGETS.bookkeepingMsPer1000PerPeriod} ms`);
+      }
+      for (const rival of RIVALS) {
+        const other = rows.find((row) => row.arm === rival)?.bookkeepingMsPer1000PerPeriod;
+        if (other !== undefined && other !== null && own >= other) missed.push(`${at}: lifeline bookkeeping ${own} ms not below ${rival}'s ${other} ms`);
+      }
+    }
+    if (options.loopDelay && lifeline.addedLoopDelayP99Ms !== null && lifeline.addedLoopDelayP99Ms > TARGETS.addedLoopDelayP99Ms) {
+      missed.push(`${at}: lifeline added event-loop delay p99 ${lifeline.addedLoopDelayP99Ms} ms > ${TARGETS.addedLoopDelayP99Ms} ms`);
+    }
+    const d = lifeline.detection;
+    if (d) {
+      if (d.detected < d.victims) missed.push(`${at}: lifeline found ${d.detected} of ${d.victims} victims`);
+      if (d.early > 0) missed.push(`${at}: lifeline declared ${d.early} victims dead early (min error ${d.errorMs.min} ms)`);
+      if (d.errorMs.max > settings.tickMs) missed.push(`${at}: lifeline detection ${d.errorMs.max} ms late > one tick (${settings.tickMs} ms)`);
+    }
+    if (lifeline.falsePositives > 0) missed.push(`${at}: lifeline declared ${lifeline.falsePositives} live connections dead`);
+  });
+  return missed;
+}

@@ -1,0 +1,233 @@
+/**
+ * One server process of the liveness benchmark: accepts the connections of one client worker, runs one arm at a
+ * time on them, and measures what the arm costs this process (CPU, heap, RSS, event-loop delay, pings) and when
+ * it declares each victim dead. Started by main.ts with --expose-gc and an IPC channel.
+ */
+import { createServer, type Server } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createArm, type ArmHost, type ArmName, type ArmSettings, type BenchSocket, type LivenessArm } from './arms.js';
+import { serve } from './ipc.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('server-worker needs node --expose-gc');
+
+let server: Server;
+let sockets: (BenchSocket | undefined)[] = [];
+let busy = new Uint8Array(0);
+let victim = new Uint8Array(0);
+/** Connections the current arm has been given (traffic on the others is not the arm's business yet). */
+let installed = new Uint8Array(0);
+/** Victims' remote address:port, kept because a closed socket no longer knows it. */
+const victimKeys = new Map<number, string>();
+let accepted = 0;
+let hellos = 0;
+let expected = 0;
+let onAllHellos: (() => void) | null = null;
+let arm: LivenessArm | null = null;
+let settings: ArmSettings;
+/** Bytes left over when a read ended inside a message (rare on loopback; kept per index). */
+const partial = new Map<number, Buffer>();
+
+const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
+let recording = false;
+const deaths = new Map<string, { at: number; reason: string }>();
+let falsePositives: { remote: string; reason: string; at: number }[] = [];
+let windowStart: { cpu: NodeJS.CpuUsage; at: number } | null = null;
+let histogram: IntervalHistogram | null = null;
+
+
+const host: ArmHost = {
+  get sockets() {
+    return sockets;
+  },
+  get busy() {
+    return busy;
+  },
+  get settings() {
+    return settings;
+  },
+  get expected() {
+    return expected;
+  },
+  sendPing(index, nonce) {
+    const socket = sockets[index];
+    if (!socket || socket.destroyed) return;
+    socket.write(message(MessageTypes.PING, nonce));
+    counters.pings++;
+    // A victim was busy until it died; pinging it afterwards is right.
+    if (busy[index] && !victim[index]) {
+      counters.pingsToBusy++;
+      counters.lifetimePingsToBusy++;
+    }
+  },
+  declareDead(index, reason) {
+    const socket = sockets[index];
+    if (!socket) return;
+    recordDeath(socket, reason);
+    socket.destroy();
+  },
+};
+
+function recordDeath(socket: BenchSocket, reason: string) {
+  if (!recording) return;
+  const victimKey = victimKeys.get(socket.benchIndex);
+  if (victimKey !== undefined) {
+    if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason });
+  } else {
+    falsePositives.push({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason, at: monotonicMs() });
+  }
+}
+
+function onData(this: BenchSocket, chunk: Buffer) {
+  const index = this.benchIndex;
+  const left = partial.get(index);
+  if (left) {
+    partial.delete(index);
+    chunk = Buffer.concat([left, chunk]);
+  }
+  let offset = 0;
+  for (; offset + MESSAGE_BYTES <= chunk.length; offset += MESSAGE_BYTES) {
+    const type = chunk[offset];
+    if (type === MessageTypes.DATA) {
+      if (installed[index]) arm!.onData(index);
+    } else if (type === MessageTypes.PONG) {
+      if (installed[index]) arm!.onPong(index, chunk.readUInt32BE(offset + 4));
+    } else if (type === MessageTypes.HELLO) {
+      hello(this, chunk[offset + 1]!);
+    }
+  }
+  if (offset < chunk.length) partial.set(index, chunk.subarray(offset));
+}
+
+function hello(socket: BenchSocket, flags: number) {
+  const index = socket.benchIndex;
+  busy[index] = flags & HelloFlags.BUSY ? 1 : 0;
+  victim[index] = flags & HelloFlags.VICTIM ? 1 : 0;
+  if (victim[index]) victimKeys.set(index, `${socket.remoteAddress}:${socket.remotePort}`);
+  if (++hellos === expected && onAllHellos) onAllHellos();
+}
+
+function onError(this: BenchSocket, error: NodeJS.ErrnoException) {
+  // The kernel's verdict (keepalive: ETIMEDOUT) or a reset during teardown (not recording then).
+  recordDeath(this, error.code ?? 'error');
+}
+
+function onClose(this: BenchSocket) {
+  // A socket of an earlier generation may close after the next one started: touch only our own slot.
+  if (sockets[this.benchIndex] !== this) return;
+  if (installed[this.benchIndex]) arm!.onClose(this.benchIndex);
+  sockets[this.benchIndex] = undefined;
+}
+
+function settledMemory() {
+  gc!();
+  gc!();
+  const usage = process.memoryUsage();
+  return { heap: usage.heapUsed + usage.arrayBuffers, rss: usage.rss };
+}
+
+function percentileMs(h: IntervalHistogram, p: number) {
+  return h.count ? h.percentile(p) / 1e6 : 0;
+}
+
+serve({
+  async listen() {
+    server = createServer({ noDelay: true });
+    server.on('connection', (raw) => {
+      const socket = raw as BenchSocket;
+      const index = accepted++;
+      socket.benchIndex = index;
+      sockets[index] = socket;
+      socket.on('data', onData);
+      socket.on('error', onError);
+      socket.on('close', onClose);
+    });
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 65535 }, resolve));
+    return (server.address() as { port: number }).port;
+  },
+
+  /** Prepares for `count` connections and answers once all of them said hello. */
+  async expect(request) {
+    expected = request.count as number;
+    sockets = new Array<BenchSocket | undefined>(expected);
+    busy = new Uint8Array(expected);
+    victim = new Uint8Array(expected);
+    installed = new Uint8Array(expected);
+    victimKeys.clear();
+    accepted = 0;
+    hellos = 0;
+    partial.clear();
+    await new Promise<void>((resolve) => {
+      onAllHellos = resolve;
+    });
+    onAllHellos = null;
+    if (accepted !== expected) throw new Error(`accepted ${accepted}, expected ${expected}`);
+    const warm = message(MessageTypes.WARM, 0);
+    for (const socket of sockets) socket!.write(warm);
+    return { accepted, busy: busy.reduce((a, b) => a + b, 0), victims: victim.reduce((a, b) => a + b, 0) };
+  },
+
+  memory: () => settledMemory(),
+
+  /** Installs an arm on every connection, spread evenly over `spreadMs` as connections of a long-running server are. */
+  async install(request) {
+    settings = request.settings as ArmSettings;
+    counters.lifetimePingsToBusy = 0;
+    deaths.clear();
+    falsePositives = [];
+    recording = true;
+    arm = createArm(request.arm as ArmName, host);
+    const spreadMs = request.spreadMs as number;
+    const steps = Math.max(1, Math.floor(spreadMs / 10));
+    let next = 0;
+    for (let step = 1; step <= steps; step++) {
+      const until = Math.round((expected * step) / steps);
+      for (; next < until; next++) {
+        if (!sockets[next]) continue;
+        installed[next] = 1;
+        arm.install(next);
+      }
+      if (step < steps) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
+    }
+    return { installed: next };
+  },
+
+  windowStart() {
+    counters.pings = 0;
+    counters.pingsToBusy = 0;
+    histogram = monitorEventLoopDelay({ resolution: 2 });
+    histogram.enable();
+    windowStart = { cpu: process.cpuUsage(), at: monotonicMs() };
+    return windowStart.at;
+  },
+
+  windowEnd() {
+    const cpu = process.cpuUsage(windowStart!.cpu);
+    const elapsedMs = monotonicMs() - windowStart!.at;
+    histogram!.disable();
+    const loopDelay = { p50: percentileMs(histogram!, 50), p99: percentileMs(histogram!, 99), max: histogram!.count ? histogram!.max / 1e6 : 0 };
+    return {
+      elapsedMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      loopDelay,
+      pings: counters.pings,
+      pingsToBusy: counters.pingsToBusy,
+      lifetimePingsToBusy: counters.lifetimePingsToBusy,
+      deaths: Object.fromEntries(deaths),
+      falsePositives,
+    };
+  },
+
+  /** Ends the arm and resets every connection (RST: no TIME_WAIT to exhaust ports in later rounds). */
+  teardown() {
+    recording = false;
+    arm?.uninstall();
+    arm = null;
+    installed = new Uint8Array(0);
+    for (const socket of sockets) socket?.resetAndDestroy();
+    sockets = [];
+    partial.clear();
+    return null;
+  },
+});
