@@ -3,7 +3,6 @@ import { Socket } from 'node:net';
 import { integerIn } from '../options.js';
 import {
   TransportHeartbeat,
-  remoteOf,
   resolveAdapterOptions,
   type AdapterOptions,
   type Entry,
@@ -165,7 +164,7 @@ export class Http2Heartbeat extends TransportHeartbeat<Http2Session, Http2Sessio
 
   #start(session: Http2Session, socket: Socket | null): void {
     if (session.destroyed || this.has(session)) return;
-    const entry = this.track(session, socket, remoteOf(socket ?? session.socket));
+    const entry = this.track(session, socket ?? session.socket);
     entry.mark = bytesRead(entry);
     session.on('close', this.#onClose);
     session.on('ping', this.#onFrame);

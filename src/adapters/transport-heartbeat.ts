@@ -118,7 +118,11 @@ export function resolveAdapterOptions(options: AdapterOptions = {}, ownKeys: rea
 
 /** Every event of an adapter names the peer by `remote` ("address:port") and by the transport's object (Tag). */
 export interface PeerRef {
-  /** The peer's address and port, as seen when supervision began. */
+  /**
+   * The peer's "address:port". Read from the socket the first time something needs it (it costs about 180 bytes
+   * a connection to keep): with an `open` listener, for every connection; otherwise a `closed` event of a
+   * connection nothing asked about while it was open (no other event, no stats()) may say "?".
+   */
   remote: string;
 }
 
@@ -173,7 +177,8 @@ export interface Entry<Conn> {
   readonly conn: Conn;
   /** The TCP (or TLS) socket under the connection; null where the transport could not reach it. */
   readonly socket: Socket | null;
-  readonly remote: string;
+  /** "address:port", read when first needed (see PeerRef). */
+  remote: string | null;
   readonly openedAt: number;
   handle: HeartbeatHandle;
   suspect: boolean;
@@ -246,7 +251,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     const stats = entry === undefined ? undefined : this.engine.stats(entry.handle);
     if (entry === undefined || stats === undefined) return undefined;
     const { id: _id, ...rest } = stats;
-    return { remote: entry.remote, ...rest };
+    return { remote: this.remoteOf(entry), ...rest };
   }
 
   /**
@@ -298,9 +303,9 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
   }
 
   /** Starts supervising: the engine follows it, keepalive is applied, `open` is emitted. */
-  protected track(conn: Conn, socket: Socket | null, remote: string): Entry<Conn> {
+  protected track(conn: Conn, socket: Socket | null): Entry<Conn> {
     const entry: Entry<Conn> = {
-      conn, socket, remote, openedAt: this.clock.now(), handle: 0 as HeartbeatHandle, suspect: false, verdict: null, mark: 0,
+      conn, socket, remote: null, openedAt: this.clock.now(), handle: 0 as HeartbeatHandle, suspect: false, verdict: null, mark: 0,
     };
     entry.handle = this.engine.add(entry);
     this.bind(conn, entry);
@@ -313,8 +318,13 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
       }
     }
     this.#metrics?.connectionOpened?.();
-    this.emit('open', { ...this.tag(conn), remote, keepalive } as AdapterOpened & Tag);
+    if (this.listenerCount('open') > 0) this.emit('open', { ...this.tag(conn), remote: this.remoteOf(entry), keepalive } as AdapterOpened & Tag);
     return entry;
+  }
+
+  /** The peer's "address:port", read from the socket once ("?" once the socket is gone and nothing asked before). */
+  protected remoteOf(entry: Entry<Conn>): string {
+    return (entry.remote ??= remoteOf(entry.socket));
   }
 
   protected touch(entry: Entry<Conn>): void {
@@ -341,10 +351,11 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     if (!followed && entry.verdict === null) return; // removed by the user, or by close()
     const now = this.clock.now();
     const silentMs = entry.verdict?.silentMs ?? stats?.silentMs ?? 0;
+    const remote = this.remoteOf(entry);
     let closed: AdapterClosed;
     if (entry.verdict !== null) {
       closed = {
-        remote: entry.remote, reason: DeathReasons.HEARTBEAT_TIMEOUT, code: null, because: entry.verdict.because, silentMs, lifetimeMs: now - entry.openedAt,
+        remote, reason: DeathReasons.HEARTBEAT_TIMEOUT, code: null, because: entry.verdict.because, silentMs, lifetimeMs: now - entry.openedAt,
       };
     } else {
       const socket = entry.socket;
@@ -358,7 +369,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
         pendingWriteBytes: socket?.writableLength ?? 0,
       });
       const because = info.detail === undefined ? verdict.because : `${verdict.because}; ${info.detail}`;
-      closed = { remote: entry.remote, reason: verdict.reason, code: verdict.code, because, silentMs, lifetimeMs: now - entry.openedAt };
+      closed = { remote, reason: verdict.reason, code: verdict.code, because, silentMs, lifetimeMs: now - entry.openedAt };
       if (verdict.reason !== DeathReasons.EOF && verdict.reason !== DeathReasons.LOCAL) this.#metrics?.death?.(verdict.reason, silentMs);
     }
     this.#metrics?.connectionClosed?.(closed.reason);
@@ -374,7 +385,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     }
     entry.suspect = true;
     this.#metrics?.connectionStateChanged?.('alive', 'suspect');
-    this.emit('suspect', { ...this.tag(entry.conn), remote: entry.remote, ...evidence });
+    this.emit('suspect', { ...this.tag(entry.conn), remote: this.remoteOf(entry), ...evidence });
   }
 
   #onAlive(peer: RecoveredPeer<Entry<Conn>>): void {
@@ -382,7 +393,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     if (!entry.suspect) return;
     entry.suspect = false;
     this.#metrics?.connectionStateChanged?.('suspect', 'alive');
-    this.emit('alive', { ...this.tag(entry.conn), remote: entry.remote, ...evidence });
+    this.emit('alive', { ...this.tag(entry.conn), remote: this.remoteOf(entry), ...evidence });
   }
 
   #onDead(peer: HeartbeatDeadPeer<Entry<Conn>>): void {
@@ -393,11 +404,11 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
       if (entry.suspect) {
         entry.suspect = false;
         this.#metrics?.connectionStateChanged?.('suspect', 'alive');
-        this.emit('alive', { ...this.tag(entry.conn), remote: entry.remote, via: 'traffic', silentMs: evidence.silentMs, rttMs: null });
+        this.emit('alive', { ...this.tag(entry.conn), remote: this.remoteOf(entry), via: 'traffic', silentMs: evidence.silentMs, rttMs: null });
       }
       return;
     }
-    const dead: AdapterDead = { remote: entry.remote, ...evidence };
+    const dead: AdapterDead = { remote: this.remoteOf(entry), ...evidence };
     entry.verdict = dead;
     this.#metrics?.connectionStateChanged?.(entry.suspect ? 'suspect' : 'alive', 'dead');
     this.#metrics?.death?.(dead.reason, dead.silentMs);
@@ -409,7 +420,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
   }
 
   #warn(entry: Entry<Conn>, during: AdapterWarning['during'], error: unknown): void {
-    this.emit('warning', { ...this.tag(entry.conn), remote: entry.remote, during, error });
+    this.emit('warning', { ...this.tag(entry.conn), remote: this.remoteOf(entry), during, error });
   }
 }
 

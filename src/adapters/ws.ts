@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
 import {
   TransportHeartbeat,
-  remoteOf,
   resolveAdapterOptions,
   type AdapterOptions,
   type Entry,
@@ -188,7 +187,7 @@ export class WebSocketHeartbeat extends TransportHeartbeat<WebSocket, WebSocketR
 
   #start(ws: WebSocket, request: IncomingMessage | undefined): void {
     const socket = request?.socket ?? (ws as unknown as { _socket?: Socket })._socket ?? null;
-    const entry = this.track(ws, socket, remoteOf(socket));
+    const entry = this.track(ws, socket);
     ws.on('pong', this.#onPong);
     ws.on('close', this.#onClose);
     if (socket !== null) {

@@ -165,6 +165,7 @@ describe('lifeline/ws with real ws clients on loopback', () => {
     const eof = await waitFor('closed', 2000, (event) => event['ws'] === first.server);
     assert.equal(eof?.event['reason'], 'eof');
     assert.match(String(eof?.event['because']), /close code 1001 "going away"/);
+    assert.match(String(eof?.event['remote']), /127\.0\.0\.1:\d+$/);
 
     const second = await client();
     (second.ws as unknown as { _socket: Socket })._socket.resetAndDestroy();
