@@ -1,7 +1,6 @@
 import { formatDuration, formatShortDuration } from '../duration.js';
 import { runLab } from '../lab/lab.js';
 import { judgeCheck, type VerifyOutcome, type VerifyRun } from '../recommend/verify-plan.js';
-import { GOAWAY_LINGER_MS } from '../socket/framed-socket.js';
 import { cleanupOwn } from './lab.js';
 
 /**
@@ -32,7 +31,7 @@ export async function runVerification(plan: readonly VerifyRun[], say: (line: st
       const skipped = report.skipped.find((entry) => entry.scenario === run.scenario)?.reason;
       for (const check of run.checks) {
         const result = report.runs.find((candidate) => candidate.scenario === run.scenario && candidate.arm === check.arm);
-        const outcome = judgeCheck(run, check, result, { ...(skipped !== undefined && { skipped }), heartbeatCloseLagMs: GOAWAY_LINGER_MS });
+        const outcome = judgeCheck(run, check, result, { ...(skipped !== undefined && { skipped }) });
         outcomes.push(outcome);
         say(`  ${outcomeWord(outcome).padEnd(4)} ${check.arm.padEnd(9)} ${check.what}: promised ${promised(outcome)}, measured ${measured(outcome)}; ${outcome.note}`);
       }

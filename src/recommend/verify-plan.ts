@@ -162,16 +162,12 @@ export function planVerification(rec: Recommendation, options: { scale?: number 
   return runs;
 }
 
-/**
- * Whether the lab's measurement keeps the promise (within the lab's tolerance of 1 s). `heartbeatCloseLagMs`:
- * the lab times the heartbeat arm's verdict when LifelineServer's socket closes, which is the GOAWAY linger after
- * the verdict itself; it is taken off the measurement (and said so in the note).
- */
+/** Whether the lab's measurement keeps the promise (within the lab's tolerance of 1 s). */
 export function judgeCheck(
   run: VerifyRun,
   check: VerifyCheck,
   result: RunResult | undefined,
-  options: { skipped?: string; heartbeatCloseLagMs?: number } = {},
+  options: { skipped?: string } = {},
 ): VerifyOutcome {
   const base = { scenario: run.scenario, arm: check.arm, scale: run.scale, what: check.what, promisedMs: check.promisedMs };
   if (!result) {
@@ -184,15 +180,13 @@ export function judgeCheck(
   if (result.silentMs === null) {
     return { ...base, measuredMs: null, labVerdict: result.verdict, pass: false, note: `not detected within ${Math.round(result.windowMs / 1000)} s` };
   }
-  const lag = check.arm === 'heartbeat' ? Math.min(options.heartbeatCloseLagMs ?? 0, result.silentMs) : 0;
-  const measuredMs = result.silentMs - lag;
+  const measuredMs = result.silentMs;
   const pass = measuredMs <= check.promisedMs + TOLERANCE_MS;
   const what = `${result.reason ?? 'detected'}${result.code ? ` (${result.code})` : ''}`;
-  const lagNote = lag > 0 ? `; the socket closed ${lag} ms after the verdict (GOAWAY linger), taken off` : '';
   const note = !pass
-    ? `${what}, ${measuredMs - check.promisedMs} ms later than promised (tolerance ${TOLERANCE_MS} ms)${lagNote}`
+    ? `${what}, ${measuredMs - check.promisedMs} ms later than promised (tolerance ${TOLERANCE_MS} ms)`
     : measuredMs < check.promisedMs - TOLERANCE_MS
-      ? `${what}, earlier than promised by ${check.promisedMs - measuredMs} ms${lagNote}`
-      : `${what}${lagNote}`;
+      ? `${what}, earlier than promised by ${check.promisedMs - measuredMs} ms`
+      : what;
   return { ...base, measuredMs, labVerdict: result.verdict, pass, note };
 }

@@ -5,6 +5,7 @@ import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError } from '../errors.js';
 import { HeartbeatEngine, type HeartbeatHandle } from '../liveness/heartbeat.js';
+import { classifyDeath } from '../liveness/verdict.js';
 import { DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, isSupportedHello, maxDataPayload, type Frame } from '../protocol/frame.js';
 import { GoAwayCodes } from '../protocol/goaway.js';
 import { InboundLog, OutboundLog, SessionError } from '../protocol/session.js';
@@ -203,8 +204,12 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     });
     socket.on('end', () => (connection.end ??= { reason: 'eof', code: null, detail: 'the client closed the connection' }));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-      connection.end ??= { reason: reset ? 'reset' : (error.code ?? 'error'), code: error.code ?? null, detail: error.message };
+      // The same reasons as the Supervisor's (ETIMEDOUT split into keepalive-timeout / user-timeout), from what is
+      // known here: the kernel's counters are gone once Node reports the error, the bytes still queued are not.
+      const verdict = classifyDeath({
+        errorCode: error.code ?? 'EIO', peerEnded: false, closedLocally: false, atDeath: null, lastSample: null, pendingWriteBytes: socket.writableLength,
+      });
+      connection.end ??= { reason: verdict.reason, code: verdict.code, detail: `${error.message}: ${verdict.because}` };
     });
     framed.on('frame', (frame) => {
       try {
@@ -394,6 +399,9 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
         connection.verdictSilenceMs ??= silentMs;
         connection.end ??= { reason: 'heartbeat-timeout', code: null, detail: `nothing heard for ${Math.round(silentMs)} ms` };
         connection.framed.goAway(GoAwayCodes.HEARTBEAT_TIMEOUT, `nothing heard for ${Math.round(silentMs)} ms`);
+        // The verdict is final: no linger for a peer judged dead (the GOAWAY is in the kernel's hands), so that
+        // `disconnect` comes at the verdict, not a second later.
+        connection.framed.destroy();
       });
       this.#engines.set(interval, engine);
     }
@@ -425,7 +433,7 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
     }
     const session = connection.session;
     const end = connection.end ?? { reason: 'local', code: null, detail: 'closed by this server' };
-    const silentMs = Math.round(this.#clock.now() - connection.lastBytesAt);
+    const silentMs = Math.round(connection.verdictSilenceMs ?? this.#clock.now() - connection.lastBytesAt);
     const metrics = this.#options.metrics;
     if (metrics) {
       metrics.connectionClosed(connection);

@@ -98,13 +98,10 @@ test('verify-plan: judging: within 1 s of the promise passes, later or never fai
   assert.match(early.note, /earlier than promised by 5000 ms/);
 
   const heartbeat = run.checks[1]!;
-  const closed = judgeCheck(run, heartbeat, result({ silentMs: 9180, verdict: 'late', reason: 'heartbeat-timeout', arm: 'heartbeat' }), { heartbeatCloseLagMs: 1000 });
-  assert.deepEqual([closed.pass, closed.measuredMs], [true, 8180]);
-  assert.match(closed.note, /the socket closed 1000 ms after the verdict \(GOAWAY linger\), taken off/);
-  const tooLate = judgeCheck(run, heartbeat, result({ silentMs: 10_300, verdict: 'late', reason: 'heartbeat-timeout', arm: 'heartbeat' }), { heartbeatCloseLagMs: 1000 });
+  const inTime = judgeCheck(run, heartbeat, result({ silentMs: 8180, verdict: 'as-configured', reason: 'heartbeat-timeout', arm: 'heartbeat' }));
+  assert.deepEqual([inTime.pass, inTime.measuredMs], [true, 8180]);
+  const tooLate = judgeCheck(run, heartbeat, result({ silentMs: 9500, verdict: 'late', reason: 'heartbeat-timeout', arm: 'heartbeat' }));
   assert.equal(tooLate.pass, false);
-  const noLag = judgeCheck(run, heartbeat, result({ silentMs: 9500, verdict: 'late', reason: 'heartbeat-timeout', arm: 'heartbeat' }));
-  assert.equal(noLag.pass, false, 'without the lag the same measurement is late');
 });
 
 test('verify-plan: judging nat-expiry: the connection must survive; a skipped run is neither pass nor fail', () => {
