@@ -215,7 +215,6 @@ export function superviseHttp2(target: Http2Server | Http2SecureServer | Http2Se
 
 export {
   DEFAULT_ADAPTER_KEEPALIVE,
-  type AdapterMetrics,
   type AdapterOpened,
   type AdapterSuspect,
   type AdapterRecovered,

@@ -14,6 +14,7 @@ import {
 import { resolveHeartbeatOptions, type HeartbeatOptions, type ResolvedHeartbeatOptions } from '../liveness/heartbeat-options.js';
 import type { StallReport } from '../liveness/stall-guard.js';
 import { DeathReasons, classifyDeath, type DeathReason } from '../liveness/verdict.js';
+import { LiveStates, detectionLatency, resolveMetricsOption, type LivenessRecorder } from '../server/metrics.js';
 import { checkObject, rejectUnknownKeys } from '../options.js';
 import { platformBackend } from '../platform/index.js';
 import { setKeepAlive, type KeepAliveResult } from '../socket/keepalive.js';
@@ -29,25 +30,6 @@ import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/option
  * no closure per connection.
  */
 
-/**
- * The optional metrics hook: lifeline's LivenessMetrics (src/server/metrics.ts) satisfies it; so does any object
- * with some of these methods (a missing method is skipped).
- */
-export interface AdapterMetrics {
-  /** A connection is supervised from now on. */
-  connectionOpened?(): void;
-  /** alive -> suspect, suspect -> alive, or either -> dead (the heartbeat verdict). */
-  connectionStateChanged?(from: HeartbeatState, to: HeartbeatState | 'dead'): void;
-  /** A supervised connection ended, for this reason (eof, reset, heartbeat-timeout, local, ...). */
-  connectionClosed?(reason: DeathReason): void;
-  /** A connection died (every reason but eof and local); latency: how long the peer had been silent. */
-  death?(reason: DeathReason, latencyMs: number): void;
-  /** A pong answered the last ping after this many ms. */
-  rtt?(ms: number): void;
-  /** A ping was sent. */
-  pingSent?(): void;
-}
-
 /** The engine's settings (interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, ...) plus the adapter's own. */
 export interface AdapterOptions extends Omit<HeartbeatOptions, 'sendPing'> {
   /**
@@ -55,8 +37,13 @@ export interface AdapterOptions extends Omit<HeartbeatOptions, 'sendPing'> {
    * Default DEFAULT_ADAPTER_KEEPALIVE (idle 60 s, interval 10 s, count 6); `false` leaves the sockets alone.
    */
   keepalive?: KeepAliveOptions | false;
-  /** Counters and histograms, e.g. lifeline's LivenessMetrics. Default none. */
-  metrics?: AdapterMetrics;
+  /**
+   * Prometheus metrics (docs/operators.md): a LivenessMetrics (or any LivenessRecorder), `true` for
+   * LivenessMetrics.default() on prom-client's default registry (needs prom-client installed). Default: none.
+   * Each connection is counted as open, suspect, then closing after the verdict; every end is a death with its
+   * reason (eof, reset, heartbeat-timeout, ...), and silence verdicts carry their detection latency.
+   */
+  metrics?: LivenessRecorder | boolean;
 }
 
 /** The keepalive each supervised socket gets when none is given: the Supervisor's default. */
@@ -66,7 +53,6 @@ const HEARTBEAT_KEYS = [
   'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'clock', 'random', 'initialCapacity',
 ] as const;
 const ADAPTER_KEYS = [...HEARTBEAT_KEYS, 'keepalive', 'metrics'] as const;
-const METRIC_METHODS = ['connectionOpened', 'connectionStateChanged', 'connectionClosed', 'death', 'rtt', 'pingSent'] as const;
 
 /** The settings an adapter runs with, durations in ms. */
 export type AdapterSettings = Pick<ResolvedHeartbeatOptions, 'interval' | 'timeout' | 'jitter' | 'maxSilence' | 'tick' | 'phi' | 'stallThreshold' | 'sliceSize'>
@@ -75,7 +61,7 @@ export type AdapterSettings = Pick<ResolvedHeartbeatOptions, 'interval' | 'timeo
 export interface ResolvedAdapterOptions {
   heartbeat: Omit<HeartbeatOptions, 'sendPing'>;
   keepalive: KeepAliveOptions | false;
-  metrics: AdapterMetrics | null;
+  metrics: LivenessRecorder | null;
   clock: Clock;
 }
 
@@ -105,14 +91,7 @@ export function resolveAdapterOptions(options: AdapterOptions = {}, ownKeys: rea
       throw error;
     }
   }
-  const metrics = options.metrics ?? null;
-  if (metrics !== null) {
-    checkObject('metrics', metrics, 'a LivenessMetrics, or { rtt(ms) {}, death(reason, latencyMs) {} }');
-    for (const method of METRIC_METHODS) {
-      const value = metrics[method];
-      if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(`metrics.${method}`, value, 'a function, or absent');
-    }
-  }
+  const metrics = resolveMetricsOption(options.metrics);
   return { heartbeat: heartbeat as Omit<HeartbeatOptions, 'sendPing'>, keepalive, metrics, clock: options.clock ?? systemClock };
 }
 
@@ -204,7 +183,9 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
   /** Where this instance keeps its Entry on the transport's objects. */
   protected readonly key: symbol;
   readonly #keepalive: KeepAliveOptions | false;
-  readonly #metrics: AdapterMetrics | null;
+  readonly #metrics: LivenessRecorder | null;
+  /** With metrics only: the connections counted, so that close() can take them out of the counts. */
+  readonly #counted: Set<Entry<Conn>> | null;
   #closed = false;
 
   protected constructor(resolved: ResolvedAdapterOptions, name: string) {
@@ -212,11 +193,12 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     this.clock = resolved.clock;
     this.#keepalive = resolved.keepalive;
     this.#metrics = resolved.metrics;
+    this.#counted = resolved.metrics === null ? null : new Set();
     this.key = Symbol(name);
     this.engine = new HeartbeatEngine<Entry<Conn>>({
       ...resolved.heartbeat,
       sendPing: (entry, nonce) => {
-        if (this.sendPing(entry, nonce)) this.#metrics?.pingSent?.();
+        if (this.sendPing(entry, nonce)) this.#metrics?.pingSent();
       },
     });
     const { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize } = this.engine.options;
@@ -267,6 +249,8 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     this.#closed = true;
     this.engine.clear();
     this.detachAll();
+    for (const entry of this.#counted ?? []) this.#metrics?.connectionClosed(entry);
+    this.#counted?.clear();
   }
 
   get closed(): boolean {
@@ -317,7 +301,10 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
         this.#warn(entry, 'keepalive', error);
       }
     }
-    this.#metrics?.connectionOpened?.();
+    if (this.#metrics !== null) {
+      this.#counted?.add(entry);
+      this.#metrics.connectionOpened(entry, LiveStates.OPEN);
+    }
     if (this.listenerCount('open') > 0) this.emit('open', { ...this.tag(conn), remote: this.remoteOf(entry), keepalive } as AdapterOpened & Tag);
     return entry;
   }
@@ -333,7 +320,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
 
   /** A pong carrying `nonce` arrived; feeds the RTT metric when it answered the last ping. */
   protected pong(entry: Entry<Conn>, nonce: number): void {
-    if (!this.engine.pong(entry.handle, nonce) || this.#metrics?.rtt === undefined) return;
+    if (!this.engine.pong(entry.handle, nonce) || this.#metrics === null) return;
     const rtt = this.engine.stats(entry.handle)?.lastRttMs;
     if (rtt !== null && rtt !== undefined) this.#metrics.rtt(rtt);
   }
@@ -341,7 +328,12 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
   /** Stops following without a `closed` event (the user took the connection back). */
   protected untrack(entry: Entry<Conn>): boolean {
     this.bind(entry.conn, undefined);
+    this.#uncount(entry);
     return this.engine.remove(entry.handle);
+  }
+
+  #uncount(entry: Entry<Conn>): void {
+    if (this.#counted?.delete(entry)) this.#metrics?.connectionClosed(entry);
   }
 
   /** The connection ended: emits `closed` with one reason, from our verdict or from the socket's state. */
@@ -370,9 +362,11 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
       });
       const because = info.detail === undefined ? verdict.because : `${verdict.because}; ${info.detail}`;
       closed = { remote, reason: verdict.reason, code: verdict.code, because, silentMs, lifetimeMs: now - entry.openedAt };
-      if (verdict.reason !== DeathReasons.EOF && verdict.reason !== DeathReasons.LOCAL) this.#metrics?.death?.(verdict.reason, silentMs);
     }
-    this.#metrics?.connectionClosed?.(closed.reason);
+    if (this.#metrics !== null) {
+      this.#uncount(entry);
+      this.#metrics.death(closed.reason, detectionLatency(closed.reason, silentMs), { remote, code: closed.code, because: closed.because, silentMs });
+    }
     this.emit('closed', { ...this.tag(entry.conn), ...closed });
   }
 
@@ -384,7 +378,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
       return;
     }
     entry.suspect = true;
-    this.#metrics?.connectionStateChanged?.('alive', 'suspect');
+    this.#metrics?.connectionStateChanged(entry, LiveStates.SUSPECT);
     this.emit('suspect', { ...this.tag(entry.conn), remote: this.remoteOf(entry), ...evidence });
   }
 
@@ -392,7 +386,7 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     const { id: entry, handle: _handle, ...evidence } = peer;
     if (!entry.suspect) return;
     entry.suspect = false;
-    this.#metrics?.connectionStateChanged?.('suspect', 'alive');
+    this.#metrics?.connectionStateChanged(entry, LiveStates.OPEN);
     this.emit('alive', { ...this.tag(entry.conn), remote: this.remoteOf(entry), ...evidence });
   }
 
@@ -403,15 +397,15 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
       entry.handle = this.engine.add(entry);
       if (entry.suspect) {
         entry.suspect = false;
-        this.#metrics?.connectionStateChanged?.('suspect', 'alive');
+        this.#metrics?.connectionStateChanged(entry, LiveStates.OPEN);
         this.emit('alive', { ...this.tag(entry.conn), remote: this.remoteOf(entry), via: 'traffic', silentMs: evidence.silentMs, rttMs: null });
       }
       return;
     }
     const dead: AdapterDead = { remote: this.remoteOf(entry), ...evidence };
     entry.verdict = dead;
-    this.#metrics?.connectionStateChanged?.(entry.suspect ? 'suspect' : 'alive', 'dead');
-    this.#metrics?.death?.(dead.reason, dead.silentMs);
+    // Counted as closing until the transport reports the end (then as a death, with its detection latency).
+    this.#metrics?.connectionStateChanged(entry, LiveStates.CLOSING);
     try {
       this.kill(entry);
     } finally {

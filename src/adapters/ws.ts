@@ -221,7 +221,6 @@ export function superviseWebSockets(target: WebSocketServer | WebSocket, options
 
 export {
   DEFAULT_ADAPTER_KEEPALIVE,
-  type AdapterMetrics,
   type AdapterOpened,
   type AdapterSuspect,
   type AdapterRecovered,

@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { WebSocketHeartbeat, superviseWebSockets, type AdapterMetrics } from '../../src/adapters/ws.js';
+import { Registry } from 'prom-client';
+import { WebSocketHeartbeat, superviseWebSockets } from '../../src/adapters/ws.js';
 import { InvalidOptionError } from '../../src/errors.js';
+import { LivenessMetrics, type LivenessRecorder } from '../../src/server/metrics.js';
 import { getKeepAlive } from '../../src/socket/keepalive.js';
 import { repoPath } from '../helpers/paths.js';
 
@@ -242,16 +244,23 @@ describe('lifeline/ws with real ws clients on loopback', () => {
     assert.equal(events.filter((e) => e.name === 'dead' || e.name === 'closed').length, 0);
   });
 
-  test('ws: the metrics hook hears opened, pings, RTT, suspicion, the death and the close', async () => {
+  test('ws: a metrics recorder hears each connection open, suspect, closing and closed, every end as a death with its reason, pings and RTTs', async () => {
     const calls: string[] = [];
     const rtts: number[] = [];
-    const metrics: AdapterMetrics = {
-      connectionOpened: () => calls.push('opened'),
-      connectionStateChanged: (from, to) => calls.push(`${from}->${to}`),
-      connectionClosed: (reason) => calls.push(`closed:${reason}`),
-      death: (reason, latency) => calls.push(`death:${reason}:${latency >= INTERVAL + TIMEOUT ? 'late-enough' : latency}`),
+    const keys = new Map<unknown, string>();
+    const name = (key: unknown) => {
+      if (!keys.has(key)) keys.set(key, `c${keys.size + 1}`);
+      return keys.get(key) as string;
+    };
+    const metrics: LivenessRecorder = {
+      connectionOpened: (key, state) => calls.push(`${name(key)} opened ${state}`),
+      connectionStateChanged: (key, state) => calls.push(`${name(key)} ${state}`),
+      connectionClosed: (key) => calls.push(`${name(key)} closed`),
+      death: (reason, latency, details) =>
+        calls.push(`death ${reason} ${latency === null ? 'no-latency' : latency >= INTERVAL + 1500 ? 'latency' : `early ${latency}`} ${details?.remote === undefined ? '' : 'remote'}`),
       rtt: (ms) => rtts.push(ms),
       pingSent: () => calls.push('ping'),
+      strike: () => calls.push('strike'),
     };
     // timeout 1.5 s > the 1 s minimum RTO: the unanswered ping is suspected before the verdict.
     const { client, waitFor, heartbeat } = await start({ interval: INTERVAL, timeout: 1500, metrics });
@@ -265,7 +274,30 @@ describe('lifeline/ws with real ws clients on loopback', () => {
     await waitFor('closed', 1000, (event) => event['reason'] === 'heartbeat-timeout');
     assert.ok(rtts.length >= 1 && rtts.every((ms) => ms >= 0 && ms < 100), `rtts ${rtts.join(', ')}`);
     const compact = calls.filter((call, index) => call !== 'ping' || calls[index - 1] !== 'ping');
-    assert.deepEqual(compact, ['opened', 'ping', 'closed:eof', 'opened', 'ping', 'alive->suspect', 'suspect->dead', 'death:heartbeat-timeout:late-enough', 'closed:heartbeat-timeout']);
+    assert.deepEqual(compact, [
+      'c1 opened open', 'ping', 'c1 closed', 'death eof no-latency remote',
+      'c2 opened open', 'ping', 'c2 suspect', 'c2 closing', 'c2 closed', 'death heartbeat-timeout latency remote',
+    ]);
+  });
+
+  test('ws: with a LivenessMetrics, Prometheus sees the deaths by reason, the detection latency, the RTT and the pings', async () => {
+    const metrics = new LivenessMetrics({ registry: new Registry() });
+    const { client, waitFor, heartbeat } = await start({ interval: INTERVAL, timeout: TIMEOUT, metrics });
+    const answering = await client();
+    await sleep(3 * INTERVAL);
+    assert.deepEqual(metrics.connectionCounts(), { open: 1 });
+    await client({ autoPong: false });
+    assert.ok(await waitFor('dead', INTERVAL + TIMEOUT + heartbeat.options.tick + SLACK + 1000));
+    await waitFor('closed', 1000);
+    answering.ws.close();
+    await waitFor('closed', 1000, (event) => event['reason'] === 'eof');
+    const text = await metrics.metrics();
+    assert.deepEqual(metrics.deathTotals(), { 'heartbeat-timeout': 1, eof: 1 });
+    assert.deepEqual(metrics.connectionCounts(), {});
+    assert.match(text, /lifeline_deaths_total\{reason="heartbeat-timeout"\} 1/);
+    assert.match(text, /lifeline_detection_latency_seconds_count\{reason="heartbeat-timeout"\} 1/);
+    assert.match(text, /lifeline_heartbeat_rtt_seconds_count [1-9]/);
+    assert.match(text, /lifeline_pings_sent_total [1-9]/);
   });
 
   test('ws: options are checked like every lifeline option', () => {
@@ -283,8 +315,8 @@ describe('lifeline/ws with real ws clients on loopback', () => {
       error instanceof InvalidOptionError && error.option === 'keepalive.idel' && /did you mean idle\?/.test(error.message));
     assert.throws(() => new WebSocketHeartbeat({ keepalive: 'on' as never }), (error: unknown) =>
       error instanceof InvalidOptionError && error.option === 'keepalive');
-    assert.throws(() => new WebSocketHeartbeat({ metrics: { rtt: 5 } as never }), (error: unknown) =>
-      error instanceof InvalidOptionError && error.option === 'metrics.rtt');
+    assert.throws(() => new WebSocketHeartbeat({ metrics: { rtt: () => {} } as never }), (error: unknown) =>
+      error instanceof InvalidOptionError && error.option === 'metrics');
     const heartbeat = new WebSocketHeartbeat({ interval: '30s', timeout: '10s' });
     assert.equal(heartbeat.options.interval, 30_000);
     assert.equal(heartbeat.options.maxSilence, 40_000);
