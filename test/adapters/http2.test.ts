@@ -49,7 +49,7 @@ function frame(type: number, flags: number, payload: Buffer = Buffer.alloc(0)): 
  * reports as the session's 'ping' event) or a WINDOW_UPDATE (one Node reports to nobody: only socket.bytesRead
  * shows it). It records the frames it receives.
  */
-async function mutePeer(chatter: 'none' | 'ping' | 'window-update') {
+async function mutePeer(chatter: 'none' | 'ping' | 'window-update', wakeOnPing = false) {
   const noise = chatter === 'ping' ? frame(FRAME_PING, 0, Buffer.alloc(8))
     : chatter === 'window-update' ? frame(FRAME_WINDOW_UPDATE, 0, Buffer.from([0, 0, 0, 1])) : null;
   const received: { type: number; flags: number; payload: Buffer }[] = [];
@@ -60,7 +60,7 @@ async function mutePeer(chatter: 'none' | 'ping' | 'window-update') {
     let buffer = Buffer.alloc(0);
     let prefaceSeen = false;
     socket.write(frame(FRAME_SETTINGS, 0));
-    const timer = noise === null ? null : setInterval(() => socket.write(noise), 50);
+    let timer = noise === null || wakeOnPing ? null : setInterval(() => socket.write(noise), 50);
     socket.on('close', () => {
       if (timer) clearInterval(timer);
       sockets.delete(socket);
@@ -78,6 +78,7 @@ async function mutePeer(chatter: 'none' | 'ping' | 'window-update') {
         const type = buffer[3] as number;
         const flags = buffer[4] as number;
         received.push({ type, flags, payload: Buffer.from(buffer.subarray(9, 9 + length)) });
+        if (wakeOnPing && noise !== null && timer === null && type === FRAME_PING && (flags & 1) === 0) timer = setInterval(() => socket.write(noise), 50);
         if (type === FRAME_SETTINGS && (flags & 1) === 0) socket.write(frame(FRAME_SETTINGS, 1));
         buffer = buffer.subarray(9 + length);
       }
@@ -248,6 +249,23 @@ describe('lifeline/http2 on loopback', () => {
       if (chatter === 'ping') assert.ok(peer.received.filter((f) => f.type === FRAME_PING && (f.flags & 1) === 1).length > 10, 'the client answered the peer');
     });
   }
+
+  test('http2: a peer that starts sending after our PING (WINDOW_UPDATEs, never the ACK) is not convicted: bytes read since the ping veto the verdict', async () => {
+    const peer = await mutePeer('window-update', true);
+    cleanups.push(peer.close);
+    const session = connectH2(`http://127.0.0.1:${peer.port}`);
+    session.on('error', () => {});
+    const heartbeat = superviseHttp2(session, { interval: INTERVAL, timeout: TIMEOUT });
+    cleanups.push(() => heartbeat.close());
+    const { events, waitFor } = record(heartbeat);
+    assert.ok(await waitFor('open', 2000));
+    await sleep(6 * (INTERVAL + TIMEOUT));
+    const ourPings = peer.received.filter((f) => f.type === FRAME_PING && (f.flags & 1) === 0);
+    assert.equal(ourPings.length, 1, 'one ping while the peer was silent, none once it was sending');
+    assert.deepEqual(events.filter((e) => e.name === 'dead' || e.name === 'closed'), []);
+    assert.equal(session.destroyed, false);
+    assert.equal(heartbeat.state(session), 'alive');
+  });
 
   test('http2: over TLS, keepalive is set on the TLS socket under the session and read back; a session added after connect is supervised too', async () => {
     const { server, sessions, port, close } = await holdingServer(true);
