@@ -26,8 +26,9 @@ import { InvalidOptionError } from '../errors.js';
  * further rounds: a sweep skips entries whose due tick has not come (Netty keeps a remainingRounds counter for
  * this; comparing the stored due tick costs no extra field).
  *
- * Slicing. A sweep examines at most `sliceSize` entries (or empty buckets) and then yields to the event loop
- * with a zero-delay clock timer, so that a wheel holding a million due entries never blocks the loop for long.
+ * Slicing. A sweep takes at most `sliceSize` steps (an entry examined or expired, or an empty bucket, is one step;
+ * onExpire may charge() more for an expiry that did I/O) and then yields to the event loop with a zero-delay clock timer, so that a
+ * wheel holding a million due entries never blocks the loop for long.
  */
 export interface TimingWheelOptions {
   clock: Clock;
@@ -63,6 +64,8 @@ export class TimingWheel {
   readonly #cursor: number;
   readonly #firstEntry: number;
   readonly #onExpire: (entry: number) => void;
+  /** Extra steps charged by the expiry being handled (see charge()). */
+  #charged = 0;
   readonly #onTimer: ((expectedAt: number, firedAt: number) => void) | undefined;
   readonly #unref: boolean;
   /** Time at which tick 0 ended. */
@@ -180,6 +183,14 @@ export class TimingWheel {
     this.#size--;
     if (this.#size === 0 && !this.#sweeping) this.#disarm();
     return true;
+  }
+
+  /**
+   * Called from onExpire: the expiry being handled did more than look (e.g. wrote to a socket), count `steps`
+   * more of this slice's budget, so that a slice's I/O stays bounded too, not only its entries.
+   */
+  charge(steps: number): void {
+    this.#charged += steps;
   }
 
   isScheduled(entry: number): boolean {
@@ -301,7 +312,9 @@ export class TimingWheel {
         this.#insertAfter(node, cursor);
         this.#unlink(node);
         this.#size--;
+        this.#charged = 0;
         this.#onExpire(node - this.#firstEntry);
+        budget -= this.#charged;
         if (this.#stopped) return;
         next = this.#next;
         due = this.#due;

@@ -107,6 +107,28 @@ describe('HeartbeatEngine', () => {
     assert.equal(stats.rttVarianceMs, 25 * 0.75 ** (pings.length - 1));
   });
 
+  test('heartbeat: a sweep slice writes at most sliceSize / 16 pings, then yields (pongs are read in between)', () => {
+    const manual = new ManualClock();
+    const turns: number[] = [];
+    let pingsThisTurn = 0;
+    const clock: Clock = {
+      now: () => manual.now(),
+      setTimeout: (callback, ms) => manual.setTimeout(() => {
+        if (pingsThisTurn) turns.push(pingsThisTurn);
+        pingsThisTurn = 0;
+        callback();
+      }, ms),
+      clearTimeout: (timer) => manual.clearTimeout(timer),
+    };
+    const engine = new HeartbeatEngine<number>({ ...STRICT, clock, sliceSize: 64, sendPing: () => pingsThisTurn++ });
+    for (let id = 0; id < 200; id++) engine.add(id);
+    manual.advance(10_000);
+    if (pingsThisTurn) turns.push(pingsThisTurn);
+    assert.equal(turns.reduce((a, b) => a + b, 0), 200, 'every connection pinged');
+    assert.ok(Math.max(...turns) <= 4, `pings per turn: ${turns.join(' ')}`);
+    engine.clear();
+  });
+
   test('heartbeat: jitter spreads first pings over the interval', () => {
     const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.5, tick: 100 });
     for (let index = 0; index < 1000; index++) engine.add(`peer-${index}`);

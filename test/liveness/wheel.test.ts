@@ -130,6 +130,41 @@ describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
+  test('wheel: an expiry that charges extra steps (I/O) shortens its slice', () => {
+    const manual = new ManualClock();
+    let yields = 0;
+    const clock: Clock = {
+      now: () => manual.now(),
+      setTimeout: (callback: () => void, ms: number): ClockTimer => {
+        if (ms === 0) yields++;
+        return manual.setTimeout(callback, ms);
+      },
+      clearTimeout: (timer) => manual.clearTimeout(timer),
+    };
+    const expiredPerTurn: number[] = [];
+    let current = 0;
+    const wheel: TimingWheel = new TimingWheel({
+      clock, tickMs: 100, buckets: 8, sliceSize: 10,
+      // Even entries "write" (1 + 4 steps), odd ones only look (1 step).
+      onExpire: (entry) => {
+        current++;
+        if (entry % 2 === 0) wheel.charge(4);
+      },
+      onTimer: () => {
+        if (current) expiredPerTurn.push(current);
+        current = 0;
+      },
+    });
+    for (let entry = 0; entry < 12; entry++) wheel.schedule(entry, 100);
+    manual.advance(100);
+    expiredPerTurn.push(current);
+    // A turn stops once 10 steps are used (the last expiry's charge may overrun it): 5 + 1 + 5, then 1 + 5 + 1 + 5, ...
+    // Without charges it would be 10 and 2.
+    assert.deepEqual(expiredPerTurn, [3, 4, 4, 1]);
+    assert.equal(yields, 3);
+    assert.equal(wheel.size, 0);
+  });
+
   test('wheel: onExpire may cancel or move any entry, including the next one in the bucket', () => {
     const clock = new ManualClock();
     const fired: number[] = [];
