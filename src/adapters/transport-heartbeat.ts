@@ -119,10 +119,10 @@ export type AdapterStats = Omit<HeartbeatStats<unknown>, 'id'> & PeerRef;
 export interface AdapterClosed extends PeerRef {
   /** heartbeat-timeout (our verdict), eof (the peer closed in order), reset, unreachable, keepalive-timeout, local, error. */
   reason: DeathReason;
-  /** The socket error's code (ECONNRESET, ETIMEDOUT, ...), or null. */
+  /** The socket error's code (ECONNRESET, ETIMEDOUT, ...), or null; also kept when it came after an orderly close. */
   code: string | null;
   because: string;
-  /** How long nothing had arrived from the peer when it ended. */
+  /** How long nothing had arrived from the peer when it ended, as far as the engine knew (HTTP/2: see its docs). */
   silentMs: number;
   /** How long it was supervised. */
   lifetimeMs: number;
@@ -244,7 +244,11 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     return this.engine.recordLoopDelay(delayMs);
   }
 
-  /** Stops supervising every connection (they stay open) and releases the timer. The instance cannot be reused. */
+  /**
+   * Stops supervising every connection (they stay open) and releases the timer. The instance cannot be reused.
+   * Listeners already on live connections stay until those end, and do nothing (removing them would need a list
+   * of every connection, which supervision itself never needs).
+   */
   close(): void {
     this.#closed = true;
     this.engine.clear();
@@ -352,16 +356,19 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
     } else {
       const socket = entry.socket;
       const errorCode = (socket?.errored as NodeJS.ErrnoException | null | undefined)?.code ?? null;
+      // A peer that said goodbye in its protocol (a WebSocket close frame) closed in order, even when its socket
+      // then went away with an RST (browsers often close without waiting for our close frame).
       const verdict = classifyDeath({
-        errorCode,
+        errorCode: info.peerClosed === true ? null : errorCode,
         peerEnded: info.peerClosed === true || socket?.readableEnded === true,
         closedLocally: false,
         atDeath: null,
         lastSample: null,
         pendingWriteBytes: socket?.writableLength ?? 0,
       });
-      const because = info.detail === undefined ? verdict.because : `${verdict.because}; ${info.detail}`;
-      closed = { remote, reason: verdict.reason, code: verdict.code, because, silentMs, lifetimeMs: now - entry.openedAt };
+      let because = info.detail === undefined ? verdict.because : `${verdict.because}; ${info.detail}`;
+      if (info.peerClosed === true && errorCode !== null) because += `; then ${errorCode}`;
+      closed = { remote, reason: verdict.reason, code: errorCode, because, silentMs, lifetimeMs: now - entry.openedAt };
     }
     if (this.#metrics !== null) {
       this.#uncount(entry);

@@ -66,6 +66,19 @@ async function setup(options: ConstructorParameters<typeof WebSocketHeartbeat>[0
   return { wss, heartbeat, events, url, client, waitFor, close };
 }
 
+/** A client that does the upgrade by hand and then writes whatever frames the test wants; it never reads a ping. */
+async function rawClient(port: number): Promise<Socket> {
+  const socket: Socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await once(socket, 'data');
+  return socket;
+}
+
 describe('lifeline/ws with real ws clients on loopback', () => {
   const cleanups: (() => Promise<void>)[] = [];
   after(async () => {
@@ -137,14 +150,7 @@ describe('lifeline/ws with real ws clients on loopback', () => {
     const messages: number[] = [];
     wss.on('connection', (ws) => ws.on('message', (data: Buffer) => messages.push(data.length)));
     // A raw client: the upgrade by hand, then one 4000-byte binary frame sent 100 bytes at a time; pings are never read.
-    const port = Number(new URL(url).port);
-    const socket: Socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
-    await once(socket, 'data');
+    const socket = await rawClient(Number(new URL(url).port));
     const size = 4000;
     const frame = Buffer.concat([Buffer.from([0x82, 0x80 | 126, size >> 8, size & 0xff, 0, 0, 0, 0]), Buffer.alloc(size, 7)]);
     try {
@@ -161,7 +167,8 @@ describe('lifeline/ws with real ws clients on loopback', () => {
   });
 
   test('ws: closed says why: eof with the close code, reset for an RST, local when this side terminated', async () => {
-    const { client, waitFor } = await start();
+    const context = await start();
+    const { client, waitFor } = context;
     const first = await client();
     first.ws.close(1001, 'going away');
     const eof = await waitFor('closed', 2000, (event) => event['ws'] === first.server);
@@ -174,6 +181,18 @@ describe('lifeline/ws with real ws clients on loopback', () => {
     const reset = await waitFor('closed', 2000, (event) => event['ws'] === second.server);
     assert.equal(reset?.event['reason'], 'reset');
     assert.equal(reset?.event['code'], 'ECONNRESET');
+
+    // A close frame, then an RST instead of a FIN (as browsers often do): still an orderly close.
+    const { wss } = context;
+    const rawAccepted = new Promise<WebSocket>((resolve) => wss.once('connection', (ws) => resolve(ws)));
+    const raw = await rawClient(Number(new URL(context.url).port));
+    const rawServer = await rawAccepted;
+    // The RST right behind the close frame, before the server's own close frame and FIN can make it orderly.
+    raw.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe9]), () => raw.resetAndDestroy());
+    const rude = await waitFor('closed', 2000, (event) => event['ws'] === rawServer);
+    assert.equal(rude?.event['reason'], 'eof', String(rude?.event['because']));
+    assert.equal(rude?.event['code'], 'ECONNRESET', 'the RST came after the close frame');
+    assert.match(String(rude?.event['because']), /close code 1001/);
 
     const third = await client();
     third.server.terminate();
