@@ -22,7 +22,7 @@ import { resolveKeepAliveOptions, type KeepAliveOptions } from '../socket/option
 
 /**
  * What lifeline/ws and lifeline/http2 share: one HeartbeatEngine per adapter instance (one interval), keepalive
- * on each underlying socket, the events with their evidence, the metrics hook and the end-of-connection verdict.
+ * on each underlying socket, the events with their evidence, the metrics and the end-of-connection verdict.
  * A transport says how to ping, how to kill, and reports what arrives (touch, pong) and when a connection ends.
  *
  * Per connection: one small Entry object (the engine's id), the engine's 55 bytes, and a property under a
