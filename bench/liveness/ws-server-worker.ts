@@ -1,0 +1,226 @@
+/**
+ * One server process of the liveness benchmark's `ws` transport: server-worker.ts's commands and replies over real
+ * `ws` WebSocket connections. Accepts the connections of one ws-client-worker, runs one ws arm (ws-arms.ts) at a
+ * time on them, and measures what the arm costs this process (CPU, heap, RSS, event-loop delay, pings) and when it
+ * declares each victim dead. Started with --expose-gc and an IPC channel.
+ *
+ * Each client message is one binary WebSocket message carrying the 8-byte wire.ts format; the worker reads only
+ * HELLO (busy and victim flags). The arms see traffic their own way: the recipe hears only pongs, lifeline/ws
+ * every byte read from the socket.
+ */
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ArmSettings } from './arms.js';
+import { serve } from './ipc.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
+import { createWsArm, type BenchWebSocket, type WsArmHost, type WsArmName, type WsLivenessArm } from './ws-arms.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('ws-server-worker needs node --expose-gc');
+
+let server: WebSocketServer;
+/** This generation's connections by index (the slot is cleared when that connection closes). */
+let clients: (BenchWebSocket | undefined)[] = [];
+let busy = new Uint8Array(0);
+let victim = new Uint8Array(0);
+/** Victims' remote address:port, kept because a closed socket no longer knows it. */
+const victimKeys = new Map<number, string>();
+let accepted = 0;
+let hellos = 0;
+let expected = 0;
+let onAllHellos: (() => void) | null = null;
+let arm: WsLivenessArm | null = null;
+let settings: ArmSettings;
+/** 'error' events on the WebSockets (protocol errors); reported by teardown. */
+let errors = 0;
+
+const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
+let recording = false;
+const deaths = new Map<string, { at: number; reason: string }>();
+let falsePositives: { remote: string; reason: string; at: number }[] = [];
+let windowStart: { cpu: NodeJS.CpuUsage; at: number } | null = null;
+let histogram: IntervalHistogram | null = null;
+
+/** The TCP socket under a WebSocket (ws keeps it in _socket; @types/ws does not declare it). */
+function socketOf(ws: BenchWebSocket): { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined {
+  return (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+}
+
+/** Whether this connection belongs to the current generation (a late one of the last round must not count). */
+function current(ws: BenchWebSocket): boolean {
+  return clients[ws.benchIndex] === ws;
+}
+
+const host: WsArmHost = {
+  get server() {
+    return server;
+  },
+  get settings() {
+    return settings;
+  },
+  get expected() {
+    return expected;
+  },
+  countPing(ws) {
+    counters.pings++;
+    const index = ws.benchIndex;
+    // A victim was busy until it died; pinging it afterwards is right.
+    if (current(ws) && busy[index] && !victim[index]) {
+      counters.pingsToBusy++;
+      counters.lifetimePingsToBusy++;
+    }
+  },
+  recordDeath(ws, reason) {
+    if (!recording || !current(ws)) return;
+    const victimKey = victimKeys.get(ws.benchIndex);
+    if (victimKey !== undefined) {
+      if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason });
+    } else {
+      const socket = socketOf(ws);
+      falsePositives.push({ remote: `${socket?.remoteAddress}:${socket?.remotePort}`, reason, at: monotonicMs() });
+    }
+  },
+};
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean) {
+  // binaryType is 'nodebuffer': a Buffer. DATA is the arms' business (lifeline/ws hears its bytes on the socket).
+  const bytes = data as Buffer;
+  if (!isBinary || bytes.length < MESSAGE_BYTES || bytes[0] !== MessageTypes.HELLO) return;
+  hello(this as BenchWebSocket, bytes[1]!);
+}
+
+function hello(ws: BenchWebSocket, flags: number) {
+  if (!current(ws)) return;
+  const index = ws.benchIndex;
+  busy[index] = flags & HelloFlags.BUSY ? 1 : 0;
+  victim[index] = flags & HelloFlags.VICTIM ? 1 : 0;
+  if (victim[index]) {
+    const socket = socketOf(ws);
+    victimKeys.set(index, `${socket?.remoteAddress}:${socket?.remotePort}`);
+  }
+  if (++hellos === expected && onAllHellos) onAllHellos();
+}
+
+function onError() {
+  errors++;
+}
+
+function onClose(this: WebSocket) {
+  // A connection of an earlier generation may close after the next one started: touch only our own slot.
+  const ws = this as BenchWebSocket;
+  if (current(ws)) clients[ws.benchIndex] = undefined;
+}
+
+function settledMemory() {
+  gc!();
+  gc!();
+  const usage = process.memoryUsage();
+  return { heap: usage.heapUsed + usage.arrayBuffers, rss: usage.rss };
+}
+
+function percentileMs(h: IntervalHistogram, p: number) {
+  return h.count ? h.percentile(p) / 1e6 : 0;
+}
+
+serve({
+  async listen() {
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 65535, perMessageDeflate: false, clientTracking: true });
+    server.on('connection', (client) => {
+      const ws = client as BenchWebSocket;
+      const index = accepted++;
+      ws.benchIndex = index;
+      clients[index] = ws;
+      ws.on('message', onMessage);
+      ws.on('error', onError);
+      ws.on('close', onClose);
+    });
+    await once(server, 'listening');
+    return (server.address() as AddressInfo).port;
+  },
+
+  /** Prepares for `count` connections and answers once all of them are open and said hello. */
+  async expect(request) {
+    expected = request.count as number;
+    clients = new Array<BenchWebSocket | undefined>(expected);
+    busy = new Uint8Array(expected);
+    victim = new Uint8Array(expected);
+    victimKeys.clear();
+    accepted = 0;
+    hellos = 0;
+    await new Promise<void>((resolve) => {
+      onAllHellos = resolve;
+    });
+    onAllHellos = null;
+    if (accepted !== expected) throw new Error(`accepted ${accepted}, expected ${expected}`);
+    // As server-worker.ts: the first write's per-socket state belongs to the bare connection, not to the first pinger.
+    const warm = message(MessageTypes.WARM, 0);
+    for (const ws of clients) ws!.send(warm);
+    return { accepted, busy: busy.reduce((a, b) => a + b, 0), victims: victim.reduce((a, b) => a + b, 0) };
+  },
+
+  memory: () => settledMemory(),
+
+  /** Installs an arm on every connection, spread evenly over `spreadMs` as connections of a long-running server are. */
+  async install(request) {
+    settings = request.settings as ArmSettings;
+    counters.lifetimePingsToBusy = 0;
+    deaths.clear();
+    falsePositives = [];
+    recording = true;
+    arm = createWsArm(request.arm as WsArmName, host);
+    const spreadMs = request.spreadMs as number;
+    const steps = Math.max(1, Math.floor(spreadMs / 10));
+    let next = 0;
+    for (let step = 1; step <= steps; step++) {
+      const until = Math.round((expected * step) / steps);
+      for (; next < until; next++) {
+        const ws = clients[next];
+        if (ws) arm.install(ws);
+      }
+      if (step < steps) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
+    }
+    return { installed: next };
+  },
+
+  windowStart() {
+    counters.pings = 0;
+    counters.pingsToBusy = 0;
+    histogram = monitorEventLoopDelay({ resolution: 2 });
+    histogram.enable();
+    windowStart = { cpu: process.cpuUsage(), at: monotonicMs() };
+    return windowStart.at;
+  },
+
+  windowEnd() {
+    const cpu = process.cpuUsage(windowStart!.cpu);
+    const elapsedMs = monotonicMs() - windowStart!.at;
+    histogram!.disable();
+    const loopDelay = { p50: percentileMs(histogram!, 50), p99: percentileMs(histogram!, 99), max: histogram!.count ? histogram!.max / 1e6 : 0 };
+    return {
+      elapsedMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      loopDelay,
+      pings: counters.pings,
+      pingsToBusy: counters.pingsToBusy,
+      lifetimePingsToBusy: counters.lifetimePingsToBusy,
+      deaths: Object.fromEntries(deaths),
+      falsePositives,
+    };
+  },
+
+  /** Ends the arm and terminates every connection (ws.terminate(): the socket is destroyed, no close handshake). */
+  teardown() {
+    recording = false;
+    arm?.uninstall();
+    arm = null;
+    const old = clients;
+    // Cleared first: the old connections' 'close' events (now or later) find no slot of theirs.
+    clients = [];
+    for (const ws of old) ws?.terminate();
+    const result = { errors };
+    errors = 0;
+    return result;
+  },
+});
