@@ -168,3 +168,24 @@ export {
   type StatusRow,
   type StatusSnapshot,
 } from './server/status-page.js';
+export {
+  inspectConnections,
+  risksOf,
+  RiskCodes,
+  type InspectOptions,
+  type InspectReport,
+  type InspectedConnection,
+  type Risk,
+  type RiskCode,
+} from './system/inspect.js';
+export { parseProcNetTcp, type ProcTcpSocket, type ProcNetTcpTable, type TcpState, type TcpTimer } from './system/proc-net-tcp.js';
+export { readSocketOwners, type SocketOwner, type SocketOwners } from './system/proc-sockets.js';
+export {
+  recommend,
+  RecommendWarningCodes,
+  type RecommendInput,
+  type Recommendation,
+  type RecommendWarning,
+  type RecommendWarningCode,
+} from './recommend/recommend.js';
+export { PRESETS, PresetNames, type PresetName, type MiddleboxPreset } from './recommend/presets.js';

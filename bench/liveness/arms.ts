@@ -8,6 +8,8 @@ import { setKeepAlive } from '../../src/socket/keepalive.js';
  * hears `onData` / `onPong` and decides when to ping and when a connection is dead.
  */
 export const ArmNames = {
+  /** No liveness at all: the baseline that heap, RSS and event-loop delay are measured against. */
+  NONE: 'none',
   /** lifeline keepalive only (idle = period): the floor for userspace cost; the kernel probes. */
   KERNEL: 'kernel',
   /** Pings only the idle connections, one each per period, spread evenly; no bookkeeping, no verdicts: the cost of the I/O itself. */
@@ -41,6 +43,7 @@ export function configuredDetectionMs(arm: ArmName, settings: ArmSettings): numb
   switch (arm) {
     case ArmNames.KERNEL:
       return keepalive.idle + keepalive.interval * keepalive.count;
+    case ArmNames.NONE:
     case ArmNames.IO_FLOOR:
       return null;
     case ArmNames.WS_RECIPE:
@@ -82,6 +85,8 @@ export type BenchSocket = Socket & { benchIndex: number } & Record<string, unkno
 
 export function createArm(name: ArmName, host: ArmHost): LivenessArm {
   switch (name) {
+    case ArmNames.NONE:
+      return { name, install: nothing, onData: nothing, onPong: nothing, onClose: nothing, uninstall: nothing };
     case ArmNames.KERNEL:
       return kernelArm(host);
     case ArmNames.IO_FLOOR:
@@ -98,6 +103,8 @@ export function createArm(name: ArmName, host: ArmHost): LivenessArm {
 }
 
 const nothing = () => {};
+/** The heartbeat engine's slices write at most sliceSize / 16 = 64 pings (heartbeat.ts PING_STEPS). */
+const IO_FLOOR_PINGS_PER_TURN = 64;
 
 function kernelArm(host: ArmHost): LivenessArm {
   const { idle, interval, count } = host.settings.keepalive;
@@ -117,15 +124,23 @@ function ioFloorArm(host: ArmHost): LivenessArm {
   let cursor = 0;
   let owed = 0;
   const { periodMs, tickMs } = host.settings;
-  const timer = setInterval(() => {
-    // Each idle connection once per period, in equal slices per tick.
-    owed += (idle.length * tickMs) / periodMs;
-    for (; owed >= 1; owed--) {
+  // Paced like lifeline's sweeps: at most 64 pings per turn of the event loop, so that the floor's I/O pattern
+  // (and its batching of pongs) is the same and only the bookkeeping differs.
+  const slice = () => {
+    let budget = IO_FLOOR_PINGS_PER_TURN;
+    for (; owed >= 1 && budget > 0; owed--, budget--) {
       if (idle.length === 0) break;
       if (cursor >= idle.length) cursor = 0;
       const index = idle[cursor++]!;
       if (host.sockets[index]) host.sendPing(index, 0);
     }
+    if (owed >= 1 && idle.length > 0) setTimeout(slice, 0);
+  };
+  const timer = setInterval(() => {
+    // Each idle connection once per period, in equal shares per tick.
+    const pending = owed >= 1;
+    owed += (idle.length * tickMs) / periodMs;
+    if (!pending) slice();
   }, tickMs);
   return {
     name: ArmNames.IO_FLOOR,
@@ -133,7 +148,10 @@ function ioFloorArm(host: ArmHost): LivenessArm {
     onData: nothing,
     onPong: nothing,
     onClose: nothing,
-    uninstall: () => clearInterval(timer),
+    uninstall: () => {
+      clearInterval(timer);
+      owed = 0;
+    },
   };
 }
 
@@ -236,8 +254,6 @@ function lifelineArm(host: ArmHost): LivenessArm {
     interval: periodMs,
     timeout: timeoutMs,
     tick: tickMs,
-    // Smaller slices than the default 1024: a slice's pings are written in one turn of the loop.
-    sliceSize: 256,
     initialCapacity: host.expected,
     sendPing: (index, nonce) => host.sendPing(index, nonce),
   });

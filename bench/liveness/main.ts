@@ -2,11 +2,11 @@
  * The liveness benchmark (issue #6): what it costs a server to know which of its peers are dead, lifeline's
  * heartbeat engine against what Node users do today, side by side in one run on the same machine.
  *
- *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 4s --rounds 3
+ *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 6s --rounds 3
  *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2 --out FILE]
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
- * idle; all answer pings at once): kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
+ * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
  * order is the same in every round; ratios are computed per round.
  *
  * Per arm and round, in each server process: heap and RSS after GC before the arm and after its warm-up (per
@@ -16,7 +16,8 @@
  * period. Detection: at the window's start each client kills its victims (each sends a last message, then falls
  * silent, and nft drops every packet from or to them); error = verdict - (last message + the arm's configured
  * worst case). Connections are added to an arm spread over one period (as on a server whose clients came at
- * different times), then run one more period before measuring.
+ * different times); from then on pings flow at their steady rate and the window starts. Heap and RSS per
+ * connection are the arm's growth over that period minus the none arm's (the same connections, no liveness).
  *
  * Runs in a network namespace of its own (root, or an unprivileged user namespace) with nft. Writes
  * bench/results/liveness.json and exits 1 when lifeline misses a target (printed).
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
   options: {
     connections: { type: 'string', default: '100000' },
     processes: { type: 'string', default: '6' },
-    period: { type: 'string', default: '4s' },
+    period: { type: 'string', default: '6s' },
     rounds: { type: 'string', default: '3' },
     scale: { type: 'string', default: '1000,5000,10000,19000' },
     'scale-period': { type: 'string', default: '2s' },
@@ -116,8 +117,8 @@ async function runArm(pairs: Pair[], scale: Scale, arm: ArmName, settings: ArmSe
   })));
   await Promise.all(ready);
   const before = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
+  // Spread over one period, the installs leave pings flowing at their steady rate from the end of it on.
   await all(pairs, (pair) => pair.server.request('install', { arm, settings, spreadMs: settings.periodMs }));
-  await sleep(settings.periodMs);
   const after = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
   await all(pairs, (pair) => pair.server.request('windowStart'));
   const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;

@@ -25,7 +25,7 @@ export interface ArmRound {
   heapBytesPerConnection: number;
   rssBytesPerConnection: number;
   loopDelayMs: { p50: number; p99: number; max: number };
-  /** p99 minus the kernel arm's p99 in the same process and round (the worst process). */
+  /** p99 minus the none arm's p99 in the same process and round (the worst process). */
   addedLoopDelayP99Ms: number | null;
   pings: number;
   pingsPerConnectionPerPeriod: number;
@@ -81,7 +81,8 @@ export function summariseRound(
     return list.reduce((sum, w) => sum + w.cpuMs, 0) / (connections / 1000) / periods;
   };
   const floor = cpuOf(ArmNames.IO_FLOOR);
-  const kernel = windows.get(ArmNames.KERNEL);
+  const none = windows.get(ArmNames.NONE);
+  const drift = (list: WorkerWindow[], pick: 'heap' | 'rss') => list.reduce((sum, w) => sum + w.memoryAfter[pick] - w.memoryBefore[pick], 0);
   const rows: ArmRound[] = [];
   for (const [arm, list] of windows) {
     const periods = list[0]!.elapsedMs / settings.periodMs;
@@ -93,14 +94,16 @@ export function summariseRound(
       periods: round(periods),
       cpuMsPer1000PerPeriod: round(cpu, 3),
       bookkeepingMsPer1000PerPeriod: floor === null ? null : round(cpu - floor, 3),
-      heapBytesPerConnection: round(list.reduce((sum, w) => sum + w.memoryAfter.heap - w.memoryBefore.heap, 0) / connections, 1),
-      rssBytesPerConnection: round(list.reduce((sum, w) => sum + w.memoryAfter.rss - w.memoryBefore.rss, 0) / connections, 1),
+      // The arm's growth over the warm-up minus what the same connections grew without liveness (Node's lazily
+      // allocated socket state, buffers in flight).
+      heapBytesPerConnection: round((drift(list, 'heap') - (none ? drift(none, 'heap') : 0)) / connections, 1),
+      rssBytesPerConnection: round((drift(list, 'rss') - (none ? drift(none, 'rss') : 0)) / connections, 1),
       loopDelayMs: {
         p50: round(median(list.map((w) => w.loopDelay.p50))),
         p99: round(Math.max(...list.map((w) => w.loopDelay.p99))),
         max: round(Math.max(...list.map((w) => w.loopDelay.max))),
       },
-      addedLoopDelayP99Ms: kernel ? round(Math.max(...list.map((w, i) => w.loopDelay.p99 - kernel[i]!.loopDelay.p99))) : null,
+      addedLoopDelayP99Ms: none ? round(Math.max(...list.map((w, i) => w.loopDelay.p99 - none[i]!.loopDelay.p99))) : null,
       pings,
       pingsPerConnectionPerPeriod: round(pings / connections / periods, 3),
       pingsToBusy: list.reduce((sum, w) => sum + w.pingsToBusy, 0),

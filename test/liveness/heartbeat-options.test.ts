@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { DEFAULT_HEARTBEAT_OPTIONS, DEFAULT_PHI_OPTIONS, resolveHeartbeatOptions, type HeartbeatOptions } from '../../src/liveness/heartbeat-options.js';
 
-test('heartbeat-options: defaults: interval 10 s, timeout 5 s, deadline 15 s, tick 250 ms, jitter 0.05, phi off', () => {
+test('heartbeat-options: defaults: interval 10 s, timeout 5 s, deadline 15 s, tick 250 ms, jitter 0.02, phi off', () => {
   const resolved = resolveHeartbeatOptions();
   assert.equal(resolved.interval, DEFAULT_HEARTBEAT_OPTIONS.interval);
   assert.equal(resolved.timeout, 5000);
   assert.equal(resolved.maxSilence, 15_000);
   assert.equal(resolved.tick, 250);
-  assert.equal(resolved.jitter, 0.05);
+  assert.equal(resolved.jitter, 0.02);
   assert.equal(resolved.phi, false);
   assert.equal(resolved.stallThreshold, 500);
   assert.deepEqual(resolveHeartbeatOptions({ phi: true }).phi, DEFAULT_PHI_OPTIONS);
