@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
+import { missedTargets, type ArmRound } from '../../bench/liveness/results.js';
+import { repoPath } from '../helpers/paths.js';
+import { hasCommand, needsNetns } from '../helpers/privileges.js';
+
+const SETTINGS: ArmSettings = { periodMs: 2000, timeoutMs: 1000, tickMs: 100, keepalive: { idle: 2000, interval: 1000, count: 3 } };
+
+function row(arm: ArmRound['arm'], fields: Partial<ArmRound> = {}): ArmRound {
+  return {
+    arm, connections: 1000, periods: 2.5, cpuMsPer1000PerPeriod: 10, bookkeepingMsPer1000PerPeriod: 2, heapBytesPerConnection: 50,
+    rssBytesPerConnection: 0, loopDelayMs: { p50: 1, p99: 2, max: 3 }, addedLoopDelayP99Ms: 0, pings: 0, pingsPerConnectionPerPeriod: 0.8,
+    pingsToBusy: 0, lifetimePingsToBusy: 0, detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
+  };
+}
+
+const detection = (errors: number[]) => ({
+  configuredMs: 3000, victims: errors.length, detected: errors.length, reasons: ['heartbeat-timeout'],
+  latencyMs: { p50: 0, p99: 0, max: 0, min: 0 },
+  errorMs: { p50: errors[0]!, p99: Math.max(...errors), max: Math.max(...errors), min: Math.min(...errors) },
+  early: errors.filter((e) => e < 0).length, errors,
+});
+
+describe('liveness benchmark: targets', () => {
+  test('liveness bench: a round that meets every target reports nothing', () => {
+    const rows = [
+      row(ArmNames.WS_RECIPE, { bookkeepingMsPer1000PerPeriod: 2 }),
+      row(ArmNames.PER_SOCKET_TIMERS, { bookkeepingMsPer1000PerPeriod: 3 }),
+      row(ArmNames.SOCKET_TIMEOUT, { bookkeepingMsPer1000PerPeriod: 1.5 }),
+      row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 60, addedLoopDelayP99Ms: 1, detection: detection([10, 60]) }),
+    ];
+    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: true }), []);
+  });
+
+  test('liveness bench: each missed target is named', () => {
+    const rows = [
+      row(ArmNames.WS_RECIPE, { bookkeepingMsPer1000PerPeriod: 0.4 }),
+      row(ArmNames.LIFELINE, {
+        bookkeepingMsPer1000PerPeriod: 1.5, heapBytesPerConnection: 70, addedLoopDelayP99Ms: 3, lifetimePingsToBusy: 2,
+        detection: detection([-5, 150]), falsePositives: 1,
+      }),
+    ];
+    const missed = missedTargets('x', [rows], SETTINGS, { loopDelay: true }).join('\n');
+    for (const expected of [/pinged busy connections 2 times/, /heap 70 B/, /bookkeeping 1.5 ms per 1000/, /not below ws-recipe's 0.4 ms/,
+      /event-loop delay p99 3 ms/, /1 victims dead early/, /150 ms late/, /1 live connections dead/]) {
+      assert.match(missed, expected);
+    }
+    assert.doesNotMatch(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /event-loop/);
+  });
+});
+
+const skip = needsNetns() || (!hasCommand('nft') && 'needs nft (Debian package nftables); CI installs it');
+
+describe('liveness benchmark: a small real run', { skip }, () => {
+  test('liveness bench: 300 connections, one round: lifeline never pings a busy connection and finds every victim, never early', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-'));
+    try {
+      const out = join(dir, 'liveness.json');
+      // A small run cannot judge CPU (too few connections): its exit status is not the point, its figures are.
+      try {
+        execFileSync(process.execPath, ['--expose-gc', repoPath('dist/bench/liveness/main.js'), '--connections', '0', '--scale', '300',
+          '--scale-rounds', '1', '--scale-period', '2s', '--arms', 'none,ws-recipe,lifeline', '--victims', '6', '--no-micro', '--out', out],
+        { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+      } catch (error) {
+        if ((error as { status?: number }).status !== 1) throw error;
+      }
+      const result = JSON.parse(readFileSync(out, 'utf8')) as { scales: { rounds: ArmRound[][] }[] };
+      const rows = result.scales[0]!.rounds[0]!;
+      const lifeline = rows.find((r) => r.arm === ArmNames.LIFELINE)!;
+      const recipe = rows.find((r) => r.arm === ArmNames.WS_RECIPE)!;
+      assert.equal(lifeline.lifetimePingsToBusy, 0);
+      assert.ok(recipe.lifetimePingsToBusy > 0, 'the recipe pings everyone');
+      assert.equal(lifeline.falsePositives, 0);
+      assert.equal(lifeline.detection!.victims, 6);
+      assert.equal(lifeline.detection!.detected, 6);
+      assert.equal(lifeline.detection!.early, 0, `errors ${lifeline.detection!.errors.join(' ')}`);
+      assert.ok(lifeline.detection!.errorMs.max < 1000, `late by ${lifeline.detection!.errorMs.max} ms`);
+      assert.equal(recipe.detection!.detected, 6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
