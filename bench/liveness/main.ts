@@ -34,7 +34,7 @@ import { wheelMillion } from '../wheel-million.js';
 import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { missedTargets, round, stats, summariseRound, type ArmRound, type WorkerWindow } from './results.js';
+import { markdownTable, missedTargets, round, stats, summariseRound, type ArmRound, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -278,6 +278,7 @@ async function main() {
     timingWheel: micro,
     missedTargets: missed,
   };
+  for (const result of results) console.log(`\n${result.label} (period ${result.settings.periodMs / 1000} s, median of ${result.rounds.length} rounds)\n\n${markdownTable(result.summary)}`);
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`\nwrote ${args.out}`);

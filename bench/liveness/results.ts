@@ -196,3 +196,30 @@ export function missedTargets(label: string, rounds: ArmRound[][], settings: Arm
   });
   return missed;
 }
+
+/** One scale's medians over rounds as a Markdown table (for docs/benchmarks.md). */
+export function markdownTable(summary: {
+  arm: string;
+  cpuMsPer1000PerPeriod: number | null;
+  bookkeepingMsPer1000PerPeriod: number | null;
+  heapBytesPerConnection: number | null;
+  loopDelayP99Ms: number | null;
+  addedLoopDelayP99Ms: number | null;
+  pingsPerConnectionPerPeriod: number | null;
+  pingsToBusy: number;
+  falsePositives: number;
+  detection: { victims: number; detected: number; errorMs: Stats; early: number; configuredMs: number } | null;
+}[]): string {
+  const f = (value: number | null, digits = 2) => (value === null ? '-' : value.toFixed(digits));
+  const lines = [
+    '| arm | CPU ms /1000 conn /period | bookkeeping ms | heap B/conn | loop p99 ms (added) | pings /conn /period | pings to busy | detected | error p50 / max ms (configured) | early | false dead |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of summary) {
+    const d = row.detection;
+    lines.push(`| ${row.arm} | ${f(row.cpuMsPer1000PerPeriod)} | ${f(row.bookkeepingMsPer1000PerPeriod)} | ${f(row.heapBytesPerConnection, 0)} | ` +
+      `${f(row.loopDelayP99Ms)} (${f(row.addedLoopDelayP99Ms)}) | ${f(row.pingsPerConnectionPerPeriod, 3)} | ${row.pingsToBusy} | ` +
+      `${d ? `${d.detected}/${d.victims}` : '-'} | ${d ? `${d.errorMs.p50} / ${d.errorMs.max} (${d.configuredMs / 1000} s)` : '-'} | ${d ? d.early : '-'} | ${row.falsePositives} |`);
+  }
+  return lines.join('\n');
+}

@@ -46,8 +46,11 @@ export interface WsArmHost {
   readonly expected: number;
   /** The arm is pinging this connection now (called where the arm calls ws.ping()). */
   countPing(ws: BenchWebSocket): void;
-  /** The arm judged this connection dead and terminates it (the host records when, and whether it was a victim). */
-  recordDeath(ws: BenchWebSocket, reason: string): void;
+  /**
+   * The arm judged this connection dead and terminates it (the host records when, and whether it was a victim).
+   * `silentMs`: how long the arm itself had heard nothing, where it knows (lifeline-ws's verdict says so).
+   */
+  recordDeath(ws: BenchWebSocket, reason: string, silentMs?: number): void;
 }
 
 export interface WsLivenessArm {
@@ -128,7 +131,7 @@ class CountingWebSocketHeartbeat extends WebSocketHeartbeat {
 function lifelineWsArm(host: WsArmHost): WsLivenessArm {
   const supervisor = new CountingWebSocketHeartbeat(host);
   // 'dead' comes after the adapter terminated the connection, in the same turn of the event loop.
-  supervisor.on('dead', (dead) => host.recordDeath(dead.ws as BenchWebSocket, dead.reason));
+  supervisor.on('dead', (dead) => host.recordDeath(dead.ws as BenchWebSocket, dead.reason, dead.silentMs));
   return {
     name: WsArmNames.LIFELINE_WS,
     install(ws) {

@@ -38,7 +38,8 @@ let errors = 0;
 
 const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
 let recording = false;
-const deaths = new Map<string, { at: number; reason: string }>();
+/** Per victim: when and why; `silentMs` where the arm knows it (then latency - silentMs is the last message's way in). */
+const deaths = new Map<string, { at: number; reason: string; silentMs?: number }>();
 let falsePositives: { remote: string; reason: string; at: number }[] = [];
 let windowStart: { cpu: NodeJS.CpuUsage; at: number } | null = null;
 let histogram: IntervalHistogram | null = null;
@@ -72,11 +73,11 @@ const host: WsArmHost = {
       counters.lifetimePingsToBusy++;
     }
   },
-  recordDeath(ws, reason) {
+  recordDeath(ws, reason, silentMs) {
     if (!recording || !current(ws)) return;
     const victimKey = victimKeys.get(ws.benchIndex);
     if (victimKey !== undefined) {
-      if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason });
+      if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason, ...(silentMs !== undefined && { silentMs }) });
     } else {
       const socket = socketOf(ws);
       falsePositives.push({ remote: `${socket?.remoteAddress}:${socket?.remotePort}`, reason, at: monotonicMs() });
