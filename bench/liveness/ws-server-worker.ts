@@ -114,11 +114,20 @@ function onClose(this: WebSocket) {
   if (current(ws)) clients[ws.benchIndex] = undefined;
 }
 
-function settledMemory() {
-  gc!();
-  gc!();
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed + usage.arrayBuffers, rss: usage.rss };
+/** Heap (heapUsed + arrayBuffers: typed arrays live outside the JS heap) and RSS after GC, median of three (as server-worker.ts). */
+async function settledMemory() {
+  const heaps: number[] = [];
+  const rss: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    gc!();
+    gc!();
+    const usage = process.memoryUsage();
+    heaps.push(usage.heapUsed + usage.arrayBuffers);
+    rss.push(usage.rss);
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+  return { heap: median(heaps), rss: median(rss) };
 }
 
 function percentileMs(h: IntervalHistogram, p: number) {
@@ -158,6 +167,8 @@ serve({
     // As server-worker.ts: the first write's per-socket state belongs to the bare connection, not to the first pinger.
     const warm = message(MessageTypes.WARM, 0);
     for (const ws of clients) ws!.send(warm);
+    // Let those writes complete: requests in flight are not the bare connection's state.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     return { accepted, busy: busy.reduce((a, b) => a + b, 0), victims: victim.reduce((a, b) => a + b, 0) };
   },
 

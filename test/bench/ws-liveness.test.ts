@@ -72,7 +72,7 @@ describe('bench/liveness over ws: ws-none, ws-recipe and lifeline-ws workers', {
     spawnSync('ip', ['netns', 'del', namespace]);
   });
 
-  /** main.ts's sequence for one arm: connect, baseline, install over a period, one more period, kill, window. */
+  /** main.ts's sequence for one arm: connect, baseline, install over a period, kill, window. */
   async function run(arm: WsArmName, windowMs: number) {
     generation++;
     const ready = server.request<{ accepted: number; busy: number; victims: number }>('expect', { count: COUNT + VICTIMS }, 30_000);
@@ -81,8 +81,8 @@ describe('bench/liveness over ws: ws-none, ws-recipe and lifeline-ws workers', {
     }, 30_000);
     const shape = await ready;
     const before = await server.request<{ heap: number }>('memory');
+    // Spread over one period, the installs leave pings flowing at their steady rate from the end of it on.
     await server.request('install', { arm, settings: SETTINGS, spreadMs: PERIOD });
-    await sleep(PERIOD);
     const afterInstall = await server.request<{ heap: number }>('memory');
     await server.request('windowStart');
     const killed = await client.request<Record<string, number>>('kill');
