@@ -3,7 +3,8 @@
  * heartbeat engine against what Node users do today, side by side in one run on the same machine.
  *
  *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 6s --rounds 3
- *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2 --out FILE]
+ *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2
+ *                              --ws 10000 --ws-period 2s --ws-rounds 3 --out FILE]
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
  * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
@@ -19,6 +20,10 @@
  * different times); from then on pings flow at their steady rate and the window starts. Heap and RSS per
  * connection are the arm's growth over that period minus the none arm's (the same connections, no liveness).
  *
+ * Over ws (issue #8; ws-arms.ts, ws-*-worker.ts): the same measurements on real WebSocket connections (`ws` server
+ * and clients) for ws-none (the baseline), ws-readme (the ws README recipe) and lifeline-ws (lifeline/ws), 10 000
+ * connections in one process pair (--ws N, 0 to skip).
+ *
  * Runs in a network namespace of its own (root, or an unprivileged user namespace) with nft. Writes
  * bench/results/liveness.json and exits 1 when lifeline misses a target (printed).
  */
@@ -32,9 +37,10 @@ import { parseDuration } from '../../src/duration.js';
 import { machineInfo } from '../machine.js';
 import { wheelMillion } from '../wheel-million.js';
 import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
+import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { markdownTable, missedTargets, round, stats, summariseRound, type ArmRound, type WorkerWindow } from './results.js';
+import { markdownTable, missedTargets, round, stats, summariseRound, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -52,6 +58,9 @@ const { values: args } = parseArgs({
     victims: { type: 'string', default: '20' },
     busy: { type: 'string', default: '0.2' },
     arms: { type: 'string', default: ALL_ARMS.join(',') },
+    ws: { type: 'string', default: '10000' },
+    'ws-period': { type: 'string', default: '2s' },
+    'ws-rounds': { type: 'string', default: '3' },
     'no-micro': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'liveness.json') },
   },
@@ -59,6 +68,9 @@ const { values: args } = parseArgs({
 
 interface Scale {
   label: string;
+  /** Raw TCP with the 8-byte wire format (arms.ts), or real WebSocket connections through `ws` (ws-arms.ts). */
+  transport: 'tcp' | 'ws';
+  arms: readonly AnyArm[];
   processes: number;
   perProcess: number;
   periodMs: number;
@@ -89,11 +101,12 @@ class Pair {
   constructor(readonly lane: number, readonly server: WorkerChannel, readonly client: WorkerChannel, readonly port: number) {}
 }
 
-async function startPairs(count: number): Promise<Pair[]> {
+async function startPairs(count: number, transport: Scale['transport']): Promise<Pair[]> {
   const pairs: Pair[] = [];
+  const prefix = transport === 'ws' ? 'ws-' : '';
   for (let lane = 0; lane < count; lane++) {
-    const server = new WorkerChannel(`server ${lane}`, spawnWorker('server-worker.js', ['--expose-gc']));
-    const client = new WorkerChannel(`client ${lane}`, spawnWorker('client-worker.js', []));
+    const server = new WorkerChannel(`server ${lane}`, spawnWorker(`${prefix}server-worker.js`, ['--expose-gc']));
+    const client = new WorkerChannel(`client ${lane}`, spawnWorker(`${prefix}client-worker.js`, []));
     pairs.push(new Pair(lane, server, client, await server.request<number>('listen')));
   }
   return pairs;
@@ -101,13 +114,13 @@ async function startPairs(count: number): Promise<Pair[]> {
 
 function spawnWorker(file: string, execArgv: string[]): ChildProcess {
   // LIFELINE_BENCH_SERVER_ARGS adds node flags to the server workers, e.g. --cpu-prof to see where an arm spends.
-  const extra = file.startsWith('server') ? (process.env.LIFELINE_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const extra = file.includes('server') ? (process.env.LIFELINE_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) : [];
   return fork(join(HERE, file), [], { execArgv: [...execArgv, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 let generation = 0;
 
-async function runArm(pairs: Pair[], scale: Scale, arm: ArmName, settings: ArmSettings, cut: VictimCut, victims: number) {
+async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSettings, cut: VictimCut, victims: number) {
   generation++;
   const count = scale.perProcess;
   const busyEveryMs = settings.periodMs / 4;
@@ -139,15 +152,16 @@ function all<T>(pairs: Pair[], call: (pair: Pair) => Promise<T>): Promise<T[]> {
   return Promise.all(pairs.map(call));
 }
 
-async function runScale(scale: Scale, arms: ArmName[], victims: number, cut: VictimCut) {
+async function runScale(scale: Scale, victims: number, cut: VictimCut) {
   const settings = settingsFor(scale.periodMs);
-  const pairs = await startPairs(scale.processes);
+  const arms = scale.arms;
+  const pairs = await startPairs(scale.processes, scale.transport);
   const connections = scale.processes * (scale.perProcess + victims);
   const rounds: ArmRound[][] = [];
   try {
     for (let r = 1; r <= scale.rounds; r++) {
-      const windows = new Map<ArmName, WorkerWindow[]>();
-      const killed = new Map<ArmName, Record<string, number>>();
+      const windows = new Map<AnyArm, WorkerWindow[]>();
+      const killed = new Map<AnyArm, Record<string, number>>();
       for (const arm of arms) {
         const started = Date.now();
         const result = await runArm(pairs, scale, arm, settings, cut, victims);
@@ -168,7 +182,8 @@ async function runScale(scale: Scale, arms: ArmName[], victims: number, cut: Vic
       if ((await Promise.race([exited, sleep(10_000, 'late')])) === 'late') child.kill('SIGKILL');
     }));
   }
-  return { ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds) };
+  const lifeline = scale.transport === 'ws' ? WsArmNames.LIFELINE_WS : ArmNames.LIFELINE;
+  return { ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds, lifeline) };
 }
 
 /** Per arm, the median over rounds (detection errors pooled). */
@@ -207,16 +222,34 @@ function summarise(rounds: ArmRound[][]) {
 }
 
 /** Per round: each arm's CPU and bookkeeping divided by lifeline's. */
-function ratios(rounds: ArmRound[][]) {
+function ratios(rounds: ArmRound[][], lifelineArm: AnyArm) {
   return rounds.map((rows) => {
-    const lifeline = rows.find((row) => row.arm === ArmNames.LIFELINE);
+    const lifeline = rows.find((row) => row.arm === lifelineArm);
     if (!lifeline) return {};
-    return Object.fromEntries(rows.filter((row) => row.arm !== ArmNames.LIFELINE).map((row) => [row.arm, {
+    return Object.fromEntries(rows.filter((row) => row.arm !== lifelineArm).map((row) => [row.arm, {
       cpu: round(row.cpuMsPer1000PerPeriod / lifeline.cpuMsPer1000PerPeriod),
       bookkeeping: row.bookkeepingMsPer1000PerPeriod !== null && lifeline.bookkeepingMsPer1000PerPeriod
         ? round(row.bookkeepingMsPer1000PerPeriod / lifeline.bookkeepingMsPer1000PerPeriod) : null,
     }]));
   });
+}
+
+/**
+ * Issue #8 sets no cost targets for lifeline/ws; what must hold is correctness: no ping to a busy connection, every
+ * victim found, none early, no live connection convicted.
+ */
+function missedWsChecks(label: string, rounds: ArmRound[][]): string[] {
+  const missed: string[] = [];
+  rounds.forEach((rows, r) => {
+    const row = rows.find((candidate) => candidate.arm === WsArmNames.LIFELINE_WS);
+    if (!row) return;
+    const at = `${label} round ${r + 1}`;
+    if (row.lifetimePingsToBusy > 0) missed.push(`${at}: lifeline-ws pinged busy connections ${row.lifetimePingsToBusy} times`);
+    if (row.detection && row.detection.detected < row.detection.victims) missed.push(`${at}: lifeline-ws found ${row.detection.detected} of ${row.detection.victims} victims`);
+    if (row.detection && row.detection.early > 0) missed.push(`${at}: lifeline-ws declared ${row.detection.early} victims dead early`);
+    if (row.falsePositives > 0) missed.push(`${at}: lifeline-ws declared ${row.falsePositives} live connections dead`);
+  });
+  return missed;
 }
 
 function printRound(label: string, r: number, rows: ArmRound[]) {
@@ -252,20 +285,27 @@ async function main() {
   const total = Number(args.connections);
   const processes = Number(args.processes);
   const scales: Scale[] = [];
+  const tcp = { transport: 'tcp' as const, arms, processes: 1, loopDelayTarget: false };
   for (const n of args.scale.split(',').filter(Boolean).map(Number)) {
-    scales.push({ label: `${n} in 1 process`, processes: 1, perProcess: n, periodMs: parseDuration(args['scale-period'], '--scale-period'), rounds: Number(args['scale-rounds']), loopDelayTarget: false });
+    scales.push({ ...tcp, label: `${n} in 1 process`, perProcess: n, periodMs: parseDuration(args['scale-period'], '--scale-period'), rounds: Number(args['scale-rounds']) });
   }
   if (total > 0) {
-    scales.push({ label: `${total} in ${processes} processes`, processes, perProcess: Math.ceil(total / processes), periodMs: parseDuration(args.period, '--period'), rounds: Number(args.rounds), loopDelayTarget: true });
+    scales.push({ ...tcp, label: `${total} in ${processes} processes`, processes, perProcess: Math.ceil(total / processes), periodMs: parseDuration(args.period, '--period'), rounds: Number(args.rounds), loopDelayTarget: true });
+  }
+  const overWs = Number(args.ws);
+  if (overWs > 0) {
+    scales.push({ label: `${overWs} over ws in 1 process`, transport: 'ws', arms: ALL_WS_ARMS, processes: 1, perProcess: overWs, periodMs: parseDuration(args['ws-period'], '--ws-period'), rounds: Number(args['ws-rounds']), loopDelayTarget: false });
   }
   const machine = machineInfo(ROOT, 'src');
   const results = [];
   const missed: string[] = [];
   for (const scale of scales) {
-    console.error(`${scale.label}: period ${scale.periodMs} ms, ${scale.rounds} rounds, arms ${arms.join(' ')}`);
-    const result = await runScale(scale, arms, victims, cut);
+    console.error(`${scale.label}: period ${scale.periodMs} ms, ${scale.rounds} rounds, arms ${scale.arms.join(' ')}`);
+    const result = await runScale(scale, victims, cut);
     results.push(result);
-    missed.push(...missedTargets(scale.label, result.rounds, result.settings, { loopDelay: scale.loopDelayTarget }));
+    missed.push(...(scale.transport === 'tcp'
+      ? missedTargets(scale.label, result.rounds, result.settings, { loopDelay: scale.loopDelayTarget })
+      : missedWsChecks(scale.label, result.rounds)));
   }
   const micro = args['no-micro'] ? null : wheelMillion(1_000_000);
   if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry, schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);

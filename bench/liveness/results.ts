@@ -1,4 +1,12 @@
-import { ArmNames, configuredDetectionMs, type ArmName, type ArmSettings } from './arms.js';
+import { ArmNames, configuredDetectionMs as tcpDetectionMs, type ArmName, type ArmSettings } from './arms.js';
+import { configuredDetectionMs as wsDetectionMs, WsArmNames, type WsArmName } from './ws-arms.js';
+
+/** Any arm of either transport: raw TCP (arms.ts) or ws (ws-arms.ts). */
+export type AnyArm = ArmName | WsArmName;
+
+function configuredDetectionMs(arm: AnyArm, settings: ArmSettings): number | null {
+  return (Object.values(WsArmNames) as string[]).includes(arm) ? wsDetectionMs(arm as WsArmName, settings) : tcpDetectionMs(arm as ArmName, settings);
+}
 
 /** What one server worker reports for one arm in one round. */
 export interface WorkerWindow {
@@ -16,7 +24,7 @@ export interface WorkerWindow {
 }
 
 export interface ArmRound {
-  arm: ArmName;
+  arm: AnyArm;
   connections: number;
   periods: number;
   cpuMsPer1000PerPeriod: number;
@@ -69,19 +77,20 @@ const median = (values: number[]) => stats(values).p50;
 
 /** Turns one round's raw worker reports (per arm, one per worker) into per-arm figures. */
 export function summariseRound(
-  windows: Map<ArmName, WorkerWindow[]>,
-  killed: Map<ArmName, Record<string, number>>,
+  windows: Map<AnyArm, WorkerWindow[]>,
+  killed: Map<AnyArm, Record<string, number>>,
   settings: ArmSettings,
   connections: number,
 ): ArmRound[] {
-  const cpuOf = (arm: ArmName) => {
+  const cpuOf = (arm: AnyArm) => {
     const list = windows.get(arm);
     if (!list) return null;
     const periods = list[0]!.elapsedMs / settings.periodMs;
     return list.reduce((sum, w) => sum + w.cpuMs, 0) / (connections / 1000) / periods;
   };
+  // Over ws there is no io-floor arm: bookkeeping is then left out; the baseline is ws-none.
   const floor = cpuOf(ArmNames.IO_FLOOR);
-  const none = windows.get(ArmNames.NONE);
+  const none = windows.get(ArmNames.NONE) ?? windows.get(WsArmNames.WS_NONE);
   const drift = (list: WorkerWindow[], pick: 'heap' | 'rss') => list.reduce((sum, w) => sum + w.memoryAfter[pick] - w.memoryBefore[pick], 0);
   const rows: ArmRound[] = [];
   for (const [arm, list] of windows) {
@@ -122,7 +131,7 @@ function countBy(values: string[]): Record<string, number> {
   return counts;
 }
 
-function detection(arm: ArmName, list: WorkerWindow[], killed: Record<string, number>, settings: ArmSettings): Detection | null {
+function detection(arm: AnyArm, list: WorkerWindow[], killed: Record<string, number>, settings: ArmSettings): Detection | null {
   const configuredMs = configuredDetectionMs(arm, settings);
   if (configuredMs === null) return null;
   const deaths = Object.assign({}, ...list.map((w) => w.deaths)) as WorkerWindow['deaths'];

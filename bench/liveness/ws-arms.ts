@@ -13,7 +13,7 @@ export const WsArmNames = {
   /** No liveness at all: the cost of the bare ws connections (and the baseline's loop delay). */
   WS_NONE: 'ws-none',
   /** The ws README recipe, as written there: one setInterval(period) over wss.clients, isAlive, ping, terminate. */
-  WS_RECIPE: 'ws-recipe',
+  WS_RECIPE: 'ws-readme',
   /** lifeline/ws (src/adapters/ws.ts): the heartbeat engine on ping/pong frames, any byte read is life. */
   LIFELINE_WS: 'lifeline-ws',
 } as const;

@@ -34,7 +34,7 @@ interface Window {
   loopDelay: { p99: number };
 }
 
-describe('bench/liveness over ws: ws-none, ws-recipe and lifeline-ws workers', { skip }, () => {
+describe('bench/liveness over ws: ws-none, ws-readme (the ws README recipe) and lifeline-ws workers', { skip }, () => {
   const namespace = `${TEST_NETNS_PREFIX}${process.pid}-wsb`;
   const children: ChildProcess[] = [];
   let server: WorkerChannel;
@@ -116,7 +116,7 @@ describe('bench/liveness over ws: ws-none, ws-recipe and lifeline-ws workers', {
     assert.equal(errors, 0);
   });
 
-  test('ws-recipe pings the busy connections too and finds every victim within two periods', async (t) => {
+  test('ws-readme (the README recipe) pings the busy connections too and finds every victim within two periods', async (t) => {
     const { window, killed, errors, heapPerConnection } = await run(WsArmNames.WS_RECIPE, 2 * PERIOD + SLACK);
     const found = latencies(killed, window, 'ws-recipe-timeout');
     t.diagnostic(`pings ${window.pings} (to busy ${window.lifetimePingsToBusy} since install), heap ${heapPerConnection.toFixed(0)} B/c, latency ${Math.min(...found).toFixed(0)}..${Math.max(...found).toFixed(0)} ms`);
