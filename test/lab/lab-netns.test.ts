@@ -17,10 +17,11 @@ const skip = needsNetns() || (!hasCommand('nft') && 'needs nft (Debian package n
 
 describe('lab: every scenario, every arm', { skip }, () => {
   let report: LabReport;
+  // The whole lab takes about three minutes, longer on a loaded machine: more than the runner's 180 s per test.
   before(async () => {
     cleanupLeftovers();
     report = await runLab();
-  });
+  }, { timeout: 480_000 });
   after(() => assert.deepEqual(labNamespaces(), [], 'the lab left namespaces behind'));
 
   const run = (scenario: ScenarioName, arm: ArmName): RunResult => {
