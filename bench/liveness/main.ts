@@ -8,11 +8,11 @@
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
  * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
- * order is the same in every round; ratios are computed per round.
+ * order is the same in every round; ratios are computed per round. Every arm runs in fresh worker processes.
  *
  * Per arm and round, in each server process: heap and RSS after GC before the arm and after its warm-up (per
  * connection: the arm's state over a bare socket); over the measuring window: CPU (user + system), event-loop
- * delay p50/p99/max (monitorEventLoopDelay, 2 ms resolution), pings and pings to busy connections. Bookkeeping
+ * delay p50/p99/max (monitorEventLoopDelay, 10 ms resolution: a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures), pings and pings to busy connections. Bookkeeping
  * CPU = the arm's CPU minus io-floor's, whose only work beyond the traffic is one ping per idle connection per
  * period. Detection: at the window's start each client kills its victims (each sends a last message, then falls
  * silent, and nft drops every packet from or to them); error = verdict - (last message + the arm's configured
@@ -154,36 +154,41 @@ function all<T>(pairs: Pair[], call: (pair: Pair) => Promise<T>): Promise<T[]> {
 
 async function runScale(scale: Scale, victims: number, cut: VictimCut) {
   const settings = settingsFor(scale.periodMs);
-  const arms = scale.arms;
-  const pairs = await startPairs(scale.processes, scale.transport);
   const connections = scale.processes * (scale.perProcess + victims);
   const rounds: ArmRound[][] = [];
-  try {
-    for (let r = 1; r <= scale.rounds; r++) {
-      const windows = new Map<AnyArm, WorkerWindow[]>();
-      const killed = new Map<AnyArm, Record<string, number>>();
-      for (const arm of arms) {
-        const started = Date.now();
+  for (let r = 1; r <= scale.rounds; r++) {
+    const windows = new Map<AnyArm, WorkerWindow[]>();
+    const killed = new Map<AnyArm, Record<string, number>>();
+    for (const arm of scale.arms) {
+      const started = Date.now();
+      // Fresh processes for every arm: an arm measured late in a round would otherwise inherit the heap, garbage
+      // and JIT state of the arms before it (the first runs showed the later arms dearer whatever they were).
+      const pairs = await startPairs(scale.processes, scale.transport);
+      try {
         const result = await runArm(pairs, scale, arm, settings, cut, victims);
         windows.set(arm, result.windows);
         killed.set(arm, result.killed);
-        console.error(`  ${scale.label} round ${r} ${arm}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      } finally {
+        await stopPairs(pairs);
       }
-      const rows = summariseRound(windows, killed, settings, connections);
-      rounds.push(rows);
-      printRound(scale.label, r, rows);
+      console.error(`  ${scale.label} round ${r} ${arm}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
-  } finally {
-    // Disconnecting lets a worker exit by itself (and write a --cpu-prof profile); kill what lingers.
-    await Promise.all(pairs.flatMap((pair) => [pair.server.child, pair.client.child]).map(async (child) => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.disconnect();
-      if ((await Promise.race([exited, sleep(10_000, 'late')])) === 'late') child.kill('SIGKILL');
-    }));
+    const rows = summariseRound(windows, killed, settings, connections);
+    rounds.push(rows);
+    printRound(scale.label, r, rows);
   }
   const lifeline = scale.transport === 'ws' ? WsArmNames.LIFELINE_WS : ArmNames.LIFELINE;
   return { ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds, lifeline) };
+}
+
+/** Disconnecting lets a worker exit by itself (and write a --cpu-prof profile); kill what lingers. */
+async function stopPairs(pairs: Pair[]): Promise<void> {
+  await Promise.all(pairs.flatMap((pair) => [pair.server.child, pair.client.child]).map(async (child) => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.disconnect();
+    if ((await Promise.race([exited, sleep(10_000, 'late')])) === 'late') child.kill('SIGKILL');
+  }));
 }
 
 /** Per arm, the median over rounds (detection errors pooled). */

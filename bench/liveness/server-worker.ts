@@ -4,13 +4,12 @@
  * it declares each victim dead. Started by main.ts with --expose-gc and an IPC channel.
  */
 import { createServer, type Server } from 'node:net';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createArm, type ArmHost, type ArmName, type ArmSettings, type BenchSocket, type LivenessArm } from './arms.js';
 import { serve } from './ipc.js';
+import { MeasuringWindow, settledMemory, spreadOver } from './worker-measure.js';
 import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('server-worker needs node --expose-gc');
+if (!(globalThis as { gc?: () => void }).gc) throw new Error('the server worker needs node --expose-gc');
 
 let server: Server;
 let sockets: (BenchSocket | undefined)[] = [];
@@ -33,8 +32,7 @@ const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
 let recording = false;
 const deaths = new Map<string, { at: number; reason: string }>();
 let falsePositives: { remote: string; reason: string; at: number }[] = [];
-let windowStart: { cpu: NodeJS.CpuUsage; at: number } | null = null;
-let histogram: IntervalHistogram | null = null;
+const measuring = new MeasuringWindow();
 
 
 const host: ArmHost = {
@@ -120,26 +118,6 @@ function onClose(this: BenchSocket) {
   sockets[this.benchIndex] = undefined;
 }
 
-/** Heap (heapUsed + arrayBuffers: typed arrays live outside the JS heap) and RSS after GC, median of three. */
-async function settledMemory() {
-  const heaps: number[] = [];
-  const rss: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    gc!();
-    gc!();
-    const usage = process.memoryUsage();
-    heaps.push(usage.heapUsed + usage.arrayBuffers);
-    rss.push(usage.rss);
-  }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
-  return { heap: median(heaps), rss: median(rss) };
-}
-
-function percentileMs(h: IntervalHistogram, p: number) {
-  return h.count ? h.percentile(p) / 1e6 : 0;
-}
-
 serve({
   async listen() {
     server = createServer({ noDelay: true });
@@ -189,39 +167,23 @@ serve({
     falsePositives = [];
     recording = true;
     arm = createArm(request.arm as ArmName, host);
-    const spreadMs = request.spreadMs as number;
-    const steps = Math.max(1, Math.floor(spreadMs / 10));
-    let next = 0;
-    for (let step = 1; step <= steps; step++) {
-      const until = Math.round((expected * step) / steps);
-      for (; next < until; next++) {
-        if (!sockets[next]) continue;
-        installed[next] = 1;
-        arm.install(next);
-      }
-      if (step < steps) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
-    }
-    return { installed: next };
+    const installedCount = await spreadOver(expected, request.spreadMs as number, (index) => {
+      if (!sockets[index]) return;
+      installed[index] = 1;
+      arm!.install(index);
+    });
+    return { installed: installedCount };
   },
 
   windowStart() {
     counters.pings = 0;
     counters.pingsToBusy = 0;
-    histogram = monitorEventLoopDelay({ resolution: 2 });
-    histogram.enable();
-    windowStart = { cpu: process.cpuUsage(), at: monotonicMs() };
-    return windowStart.at;
+    return measuring.start();
   },
 
   windowEnd() {
-    const cpu = process.cpuUsage(windowStart!.cpu);
-    const elapsedMs = monotonicMs() - windowStart!.at;
-    histogram!.disable();
-    const loopDelay = { p50: percentileMs(histogram!, 50), p99: percentileMs(histogram!, 99), max: histogram!.count ? histogram!.max / 1e6 : 0 };
     return {
-      elapsedMs,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      loopDelay,
+      ...measuring.end(),
       pings: counters.pings,
       pingsToBusy: counters.pingsToBusy,
       lifetimePingsToBusy: counters.lifetimePingsToBusy,

@@ -5,13 +5,12 @@
  * silent, pongs included (main.ts then drops their packets with nft).
  */
 import { WebSocket } from 'ws';
+import { connectionSpecs, openAll, paceTraffic, type ConnectRequest } from './client-plan.js';
 import { serve } from './ipc.js';
 import { HelloFlags, MessageTypes, message, monotonicMs } from './wire.js';
 
 type ClientWebSocket = WebSocket & { muted?: boolean };
 
-const CONNECT_CONCURRENCY = 512;
-const TRAFFIC_TICK_MS = 10;
 
 let sockets: ClientWebSocket[] = [];
 let busySockets: ClientWebSocket[] = [];
@@ -56,55 +55,19 @@ function open(url: string, localAddress: string | undefined, flags: number): Pro
   });
 }
 
-async function openAll(specs: { address: string | undefined; flags: number }[], url: string) {
-  const opened: ClientWebSocket[] = new Array<ClientWebSocket>(specs.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < specs.length) {
-      const index = next++;
-      const spec = specs[index]!;
-      opened[index] = await open(url, spec.address, spec.flags);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, specs.length) }, lane));
-  return opened;
-}
-
 serve({
-  /**
-   * Opens `count` connections (every 1/busyFraction-th busy) and `victims` more from 127.250.<generation>.<lane + 1>,
-   * the range main.ts blackholes.
-   */
+  /** Opens the connections of connectionSpecs() and starts the busy ones' traffic. */
   async connect(request) {
-    const { host, port, count, victims: victimCount, busyFraction, busyEveryMs, generation, lane } = request as unknown as {
-      host: string; port: number; count: number; victims: number; busyFraction: number; busyEveryMs: number; generation: number; lane: number;
-    };
-    const specs: { address: string | undefined; flags: number }[] = [];
-    const busyEvery = busyFraction > 0 ? Math.round(1 / busyFraction) : 0;
-    for (let k = 0; k < count; k++) {
-      // No bind, as client-worker.ts: connect() picks the port per destination in O(1).
-      specs.push({ address: undefined, flags: busyEvery && k % busyEvery === 0 ? HelloFlags.BUSY : 0 });
-    }
-    for (let v = 0; v < victimCount; v++) {
-      // Half the victims are busy until they die, half idle.
-      specs.push({ address: `127.250.${generation}.${lane + 1}`, flags: HelloFlags.VICTIM | (v % 2 ? HelloFlags.BUSY : 0) });
-    }
+    const plan = request as unknown as ConnectRequest;
+    const specs = connectionSpecs(plan);
     errors = 0;
-    sockets = await openAll(specs, `ws://${host}:${port}`);
+    sockets = await openAll(specs, (spec) => open(`ws://${plan.host}:${plan.port}`, spec.address, spec.flags));
     busySockets = sockets.filter((_, i) => specs[i]!.flags & HelloFlags.BUSY);
-    victims = sockets.slice(count);
-    // Every busy connection sends one message each busyEveryMs, spread evenly over the ticks (as client-worker.ts).
-    let cursor = 0;
-    let owed = 0;
+    victims = sockets.slice(plan.count);
     const data = message(MessageTypes.DATA, 0);
-    trafficTimer = setInterval(() => {
-      owed += (busySockets.length * TRAFFIC_TICK_MS) / busyEveryMs;
-      for (; owed >= 1; owed--) {
-        if (cursor >= busySockets.length) cursor = 0;
-        const ws = busySockets[cursor++];
-        if (ws && !ws.muted && ws.readyState === WebSocket.OPEN) ws.send(data);
-      }
-    }, TRAFFIC_TICK_MS);
+    trafficTimer = paceTraffic(busySockets, plan.busyEveryMs, (ws) => {
+      if (!ws.muted && ws.readyState === WebSocket.OPEN) ws.send(data);
+    });
     return { opened: sockets.length, busy: busySockets.length };
   },
 

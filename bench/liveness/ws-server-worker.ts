@@ -10,15 +10,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ArmSettings } from './arms.js';
 import { serve } from './ipc.js';
+import { MeasuringWindow, settledMemory, spreadOver } from './worker-measure.js';
 import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
 import { createWsArm, type BenchWebSocket, type WsArmHost, type WsArmName, type WsLivenessArm } from './ws-arms.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('ws-server-worker needs node --expose-gc');
+if (!(globalThis as { gc?: () => void }).gc) throw new Error('the server worker needs node --expose-gc');
 
 let server: WebSocketServer;
 /** This generation's connections by index (the slot is cleared when that connection closes). */
@@ -41,8 +40,7 @@ let recording = false;
 /** Per victim: when and why; `silentMs` where the arm knows it (then latency - silentMs is the last message's way in). */
 const deaths = new Map<string, { at: number; reason: string; silentMs?: number }>();
 let falsePositives: { remote: string; reason: string; at: number }[] = [];
-let windowStart: { cpu: NodeJS.CpuUsage; at: number } | null = null;
-let histogram: IntervalHistogram | null = null;
+const measuring = new MeasuringWindow();
 
 /** The TCP socket under a WebSocket (ws keeps it in _socket; @types/ws does not declare it). */
 function socketOf(ws: BenchWebSocket): { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined {
@@ -114,26 +112,6 @@ function onClose(this: WebSocket) {
   if (current(ws)) clients[ws.benchIndex] = undefined;
 }
 
-/** Heap (heapUsed + arrayBuffers: typed arrays live outside the JS heap) and RSS after GC, median of three (as server-worker.ts). */
-async function settledMemory() {
-  const heaps: number[] = [];
-  const rss: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    gc!();
-    gc!();
-    const usage = process.memoryUsage();
-    heaps.push(usage.heapUsed + usage.arrayBuffers);
-    rss.push(usage.rss);
-  }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
-  return { heap: median(heaps), rss: median(rss) };
-}
-
-function percentileMs(h: IntervalHistogram, p: number) {
-  return h.count ? h.percentile(p) / 1e6 : 0;
-}
-
 serve({
   async listen() {
     server = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 65535, perMessageDeflate: false, clientTracking: true });
@@ -182,38 +160,22 @@ serve({
     falsePositives = [];
     recording = true;
     arm = createWsArm(request.arm as WsArmName, host);
-    const spreadMs = request.spreadMs as number;
-    const steps = Math.max(1, Math.floor(spreadMs / 10));
-    let next = 0;
-    for (let step = 1; step <= steps; step++) {
-      const until = Math.round((expected * step) / steps);
-      for (; next < until; next++) {
-        const ws = clients[next];
-        if (ws) arm.install(ws);
-      }
-      if (step < steps) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
-    }
-    return { installed: next };
+    const installedCount = await spreadOver(expected, request.spreadMs as number, (index) => {
+      const ws = clients[index];
+      if (ws) arm!.install(ws);
+    });
+    return { installed: installedCount };
   },
 
   windowStart() {
     counters.pings = 0;
     counters.pingsToBusy = 0;
-    histogram = monitorEventLoopDelay({ resolution: 2 });
-    histogram.enable();
-    windowStart = { cpu: process.cpuUsage(), at: monotonicMs() };
-    return windowStart.at;
+    return measuring.start();
   },
 
   windowEnd() {
-    const cpu = process.cpuUsage(windowStart!.cpu);
-    const elapsedMs = monotonicMs() - windowStart!.at;
-    histogram!.disable();
-    const loopDelay = { p50: percentileMs(histogram!, 50), p99: percentileMs(histogram!, 99), max: histogram!.count ? histogram!.max / 1e6 : 0 };
     return {
-      elapsedMs,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      loopDelay,
+      ...measuring.end(),
       pings: counters.pings,
       pingsToBusy: counters.pingsToBusy,
       lifetimePingsToBusy: counters.lifetimePingsToBusy,

@@ -64,7 +64,7 @@ describe('liveness benchmark: a small real run', { skip }, () => {
       // A small run cannot judge CPU (too few connections): its exit status is not the point, its figures are.
       try {
         execFileSync(process.execPath, ['--expose-gc', repoPath('dist/bench/liveness/main.js'), '--connections', '0', '--scale', '300',
-          '--scale-rounds', '1', '--scale-period', '2s', '--arms', 'none,ws-recipe,lifeline', '--victims', '6', '--no-micro', '--out', out],
+          '--scale-rounds', '1', '--scale-period', '2s', '--arms', 'none,ws-recipe,lifeline', '--victims', '6', '--ws', '0', '--no-micro', '--out', out],
         { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
       } catch (error) {
         if ((error as { status?: number }).status !== 1) throw error;

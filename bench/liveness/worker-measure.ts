@@ -1,0 +1,65 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monotonicMs } from './wire.js';
+
+/**
+ * What every server worker (raw TCP or ws) measures the same way: settled memory, and a window's CPU and event-loop
+ * delay. Kept in one place so that both transports are measured alike.
+ */
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Heap (heapUsed + arrayBuffers: typed arrays live outside the JS heap) and RSS after GC, median of three. */
+export async function settledMemory(): Promise<{ heap: number; rss: number }> {
+  if (!gc) throw new Error('the server worker needs node --expose-gc');
+  const heaps: number[] = [];
+  const rss: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+    gc();
+    const usage = process.memoryUsage();
+    heaps.push(usage.heapUsed + usage.arrayBuffers);
+    rss.push(usage.rss);
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+  return { heap: median(heaps), rss: median(rss) };
+}
+
+/**
+ * CPU (user + system) and event-loop delay over a window. The delay is what monitorEventLoopDelay records at a
+ * 10 ms resolution (a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures): the
+ * interval between its timer's runs, so 10 ms means no delay at all.
+ */
+export class MeasuringWindow {
+  #histogram: IntervalHistogram | null = null;
+  #start: { cpu: NodeJS.CpuUsage; at: number } | null = null;
+
+  start(): number {
+    this.#histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.#histogram.enable();
+    this.#start = { cpu: process.cpuUsage(), at: monotonicMs() };
+    return this.#start.at;
+  }
+
+  end(): { elapsedMs: number; cpuMs: number; loopDelay: { p50: number; p99: number; max: number } } {
+    if (!this.#start || !this.#histogram) throw new Error('the window was not started');
+    const cpu = process.cpuUsage(this.#start.cpu);
+    const elapsedMs = monotonicMs() - this.#start.at;
+    const h = this.#histogram;
+    h.disable();
+    const ms = (ns: number) => (h.count ? ns / 1e6 : 0);
+    return { elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loopDelay: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) } };
+  }
+}
+
+/** Calls `each(index)` for 0..count-1 spread evenly over spreadMs, in steps of 10 ms; returns how many it called. */
+export async function spreadOver(count: number, spreadMs: number, each: (index: number) => void): Promise<number> {
+  const steps = Math.max(1, Math.floor(spreadMs / 10));
+  let next = 0;
+  for (let step = 1; step <= steps; step++) {
+    const until = Math.round((count * step) / steps);
+    for (; next < until; next++) each(next);
+    if (step < steps) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
+  }
+  return next;
+}
