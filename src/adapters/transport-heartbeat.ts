@@ -50,12 +50,12 @@ export interface AdapterOptions extends Omit<HeartbeatOptions, 'sendPing'> {
 export const DEFAULT_ADAPTER_KEEPALIVE = Object.freeze({ idle: 60_000, interval: 10_000, count: 6 }) satisfies KeepAliveOptions;
 
 const HEARTBEAT_KEYS = [
-  'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'clock', 'random', 'initialCapacity',
+  'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'sliceTime', 'clock', 'random', 'initialCapacity',
 ] as const;
 const ADAPTER_KEYS = [...HEARTBEAT_KEYS, 'keepalive', 'metrics'] as const;
 
 /** The settings an adapter runs with, durations in ms. */
-export type AdapterSettings = Pick<ResolvedHeartbeatOptions, 'interval' | 'timeout' | 'jitter' | 'maxSilence' | 'tick' | 'phi' | 'stallThreshold' | 'sliceSize'>
+export type AdapterSettings = Pick<ResolvedHeartbeatOptions, 'interval' | 'timeout' | 'jitter' | 'maxSilence' | 'tick' | 'phi' | 'stallThreshold' | 'sliceSize' | 'sliceTime'>
   & { keepalive: KeepAliveOptions | false };
 
 export interface ResolvedAdapterOptions {
@@ -201,8 +201,8 @@ export abstract class TransportHeartbeat<Conn extends object, Tag extends object
         if (this.sendPing(entry, nonce)) this.#metrics?.pingSent();
       },
     });
-    const { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize } = this.engine.options;
-    this.options = Object.freeze({ interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, keepalive: this.#keepalive });
+    const { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, sliceTime } = this.engine.options;
+    this.options = Object.freeze({ interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, sliceTime, keepalive: this.#keepalive });
     this.engine.on('suspect', (peer) => this.#onSuspect(peer));
     this.engine.on('alive', (peer) => this.#onAlive(peer));
     this.engine.on('dead', (peer) => this.#onDead(peer));

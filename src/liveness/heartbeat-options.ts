@@ -57,6 +57,12 @@ export interface HeartbeatOptions<Id = unknown> {
   stallThreshold?: Duration | false;
   /** Most wheel entries examined per turn of the event loop, so that a large sweep never blocks it for long. Default 1024. */
   sliceSize?: number;
+  /**
+   * A sweep also yields once it has spent this long (looked at after each ping it writes): on a loaded machine a
+   * socket write may lose the CPU to the peer it wakes, and a slice of many writes then holds the loop far longer
+   * than its CPU time. Default 1 ms.
+   */
+  sliceTime?: Duration;
   /** Sends a ping for every connection added without its own `sendPing`: one function instead of a closure per connection. */
   sendPing?: SendPingTo<Id>;
   /** Time source; tests pass a ManualClock. Default: the system clock. */
@@ -83,6 +89,7 @@ export interface ResolvedHeartbeatOptions<Id = unknown> {
   phi: ResolvedPhiOptions | false;
   stallThreshold: number | false;
   sliceSize: number;
+  sliceTime: number;
   sendPing: SendPingTo<Id> | undefined;
   clock: Clock;
   random: () => number;
@@ -97,6 +104,7 @@ export const DEFAULT_HEARTBEAT_OPTIONS = {
   tick: 250,
   stallThreshold: 500,
   sliceSize: 1024,
+  sliceTime: 1,
   initialCapacity: 0,
 } as const;
 
@@ -115,7 +123,7 @@ export const MAX_HEARTBEAT_CONNECTIONS = 2 ** 24;
 const MAX_WINDOW_SIZE = 500;
 
 const KNOWN_KEYS = [
-  'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'sendPing', 'clock', 'random',
+  'interval', 'timeout', 'jitter', 'maxSilence', 'tick', 'phi', 'stallThreshold', 'sliceSize', 'sliceTime', 'sendPing', 'clock', 'random',
   'initialCapacity',
 ] as const;
 const KNOWN_PHI_KEYS = ['threshold', 'minStdDeviation', 'acceptablePause', 'windowSize'] as const;
@@ -145,6 +153,7 @@ export function resolveHeartbeatOptions<Id = unknown>(options: HeartbeatOptions<
   const stallThreshold = options.stallThreshold === false ? false
     : durationIn('stallThreshold', options.stallThreshold ?? defaults.stallThreshold, 1, MAX_HEARTBEAT_DURATION_MS);
   const sliceSize = integerIn('sliceSize', options.sliceSize ?? defaults.sliceSize, 1, 2 ** 31 - 1);
+  const sliceTime = resolveSliceTime(options.sliceTime ?? defaults.sliceTime);
   const initialCapacity = integerIn('initialCapacity', options.initialCapacity ?? defaults.initialCapacity, 0, MAX_HEARTBEAT_CONNECTIONS);
   if (options.sendPing !== undefined && typeof options.sendPing !== 'function') {
     throw new InvalidOptionError('sendPing', options.sendPing, 'a function (id, nonce, handle) => void');
@@ -153,7 +162,16 @@ export function resolveHeartbeatOptions<Id = unknown>(options: HeartbeatOptions<
   if (!isClock(clock)) throw new InvalidOptionError('clock', clock, 'a Clock { now(), setTimeout(), clearTimeout() }');
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)');
-  return { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, sendPing: options.sendPing, clock, random, initialCapacity };
+  return { interval, timeout, jitter, maxSilence, tick, phi, stallThreshold, sliceSize, sliceTime, sendPing: options.sendPing, clock, random, initialCapacity };
+}
+
+/** A duration like the others, but a number may be a fraction of a millisecond (a slice is short). */
+function resolveSliceTime(value: Duration): number {
+  if (typeof value !== 'number') return durationIn('sliceTime', value, 1, MAX_HEARTBEAT_DURATION_MS);
+  if (!(value > 0 && value <= MAX_HEARTBEAT_DURATION_MS)) {
+    throw new InvalidOptionError('sliceTime', value, `a positive number of milliseconds up to ${MAX_HEARTBEAT_DURATION_MS} (fractions allowed)`);
+  }
+  return value;
 }
 
 function resolvePhi(value: boolean | PhiOptions | undefined): ResolvedPhiOptions | false {

@@ -179,8 +179,9 @@ const MAX_SAMPLES = 255;
 const MAX_BUCKETS = 4096;
 /**
  * A check that wrote a ping counts this many of a sweep slice's steps (sliceSize, default 1024): a ping is a
- * socket write, two orders of magnitude dearer than a look at the arrays, so a slice writes at most 64 pings and
- * the pongs of one slice are read before the next is written: the event loop stays responsive.
+ * socket write, two orders of magnitude dearer than a look at the arrays, so a slice writes at most 64 pings (and
+ * stops sooner once it has run for sliceTime) and the pongs of one slice are read before the next is written: the
+ * event loop stays responsive.
  */
 const PING_STEPS = 16;
 
@@ -250,6 +251,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
       tickMs: resolved.tick,
       buckets: wheelBuckets(resolved.maxSilence, resolved.tick),
       sliceSize: resolved.sliceSize,
+      sliceMs: resolved.sliceTime,
       onExpire: this.#check,
       onTimer: this.#onWheelTimer,
     });

@@ -27,8 +27,10 @@ import { InvalidOptionError } from '../errors.js';
  * this; comparing the stored due tick costs no extra field).
  *
  * Slicing. A sweep takes at most `sliceSize` steps (an entry examined or expired, or an empty bucket, is one step;
- * onExpire may charge() more for an expiry that did I/O) and then yields to the event loop with a zero-delay clock timer, so that a
- * wheel holding a million due entries never blocks the loop for long.
+ * onExpire may charge() more for an expiry that did I/O) and then yields to the event loop, so that a wheel holding a
+ * million due entries never blocks the loop for long. It resumes through the clock's setImmediate where it has one
+ * (after the I/O that came in meanwhile, e.g. the answers to the pings just written), else a zero-delay timer: a
+ * timer waits at least 1 ms, which would cap a sweep at sliceSize steps per millisecond.
  */
 export interface TimingWheelOptions {
   clock: Clock;
@@ -38,6 +40,11 @@ export interface TimingWheelOptions {
   buckets: number;
   /** Most entries (and empty buckets) a sweep examines before it yields to the event loop. */
   sliceSize: number;
+  /**
+   * A slice also ends once this much clock time has passed since it began (looked at only after an expiry that
+   * charged steps, i.e. did I/O). Default: no time limit.
+   */
+  sliceMs?: number;
   /** Entries to make room for up front; the wheel grows (doubling) when `schedule` meets a larger entry. */
   initialCapacity?: number;
   /** Called for each entry that falls due, after it was removed from the wheel; it may schedule it again. */
@@ -59,6 +66,7 @@ export class TimingWheel {
   readonly tickMs: number;
   readonly buckets: number;
   readonly sliceSize: number;
+  readonly sliceMs: number;
   readonly #clock: Clock;
   readonly #mask: number;
   readonly #cursor: number;
@@ -83,6 +91,8 @@ export class TimingWheel {
   /** The last tick the current sweep will visit (the tick that had ended when it started). */
   #sweepTarget = 0;
   #timer: ClockTimer | undefined;
+  /** #timer is the clock's setImmediate, resuming a sweep (cleared with clearImmediate). */
+  #timerIsImmediate = false;
   #armedFor = 0;
   #stopped = false;
 
@@ -98,6 +108,9 @@ export class TimingWheel {
     this.tickMs = tickMs;
     this.buckets = buckets;
     this.sliceSize = sliceSize;
+    const sliceMs = options.sliceMs ?? Infinity;
+    if (typeof sliceMs !== 'number' || !(sliceMs > 0)) throw new InvalidOptionError('sliceMs', sliceMs, 'a positive number of milliseconds');
+    this.sliceMs = sliceMs;
     this.#clock = options.clock;
     this.#mask = buckets - 1;
     this.#cursor = buckets;
@@ -236,11 +249,27 @@ export class TimingWheel {
     const timer = this.#clock.setTimeout(this.#fire, delay);
     if (this.#unref) timer.unref?.();
     this.#timer = timer;
+    this.#timerIsImmediate = false;
+  }
+
+  /** A sweep ran out of its slice: continue it once the event loop has handled pending I/O. */
+  #resumeSweep(): void {
+    const clock = this.#clock;
+    if (clock.setImmediate === undefined || clock.clearImmediate === undefined) {
+      this.#setTimer(clock.now(), 0);
+      return;
+    }
+    this.#armedFor = clock.now();
+    const timer = clock.setImmediate(this.#fire);
+    if (this.#unref) timer.unref?.();
+    this.#timer = timer;
+    this.#timerIsImmediate = true;
   }
 
   #disarm(): void {
     if (this.#timer === undefined) return;
-    this.#clock.clearTimeout(this.#timer);
+    if (this.#timerIsImmediate) this.#clock.clearImmediate!(this.#timer);
+    else this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -287,6 +316,7 @@ export class TimingWheel {
     let tick = this.#sweepTick >>> 0;
     let node = next[cursor]!;
     let budget = this.sliceSize;
+    const sliceEnds = this.sliceMs === Infinity ? Infinity : now + this.sliceMs;
     try {
       while (budget-- > 0) {
         if (node === head) {
@@ -314,7 +344,10 @@ export class TimingWheel {
         this.#size--;
         this.#charged = 0;
         this.#onExpire(node - this.#firstEntry);
-        budget -= this.#charged;
+        if (this.#charged > 0) {
+          budget -= this.#charged;
+          if (sliceEnds !== Infinity && this.#clock.now() >= sliceEnds) budget = 0;
+        }
         if (this.#stopped) return;
         next = this.#next;
         due = this.#due;
@@ -327,7 +360,7 @@ export class TimingWheel {
       // Also reached when onExpire throws: the cursor then sits after the entry that expired, and the sweep
       // resumes from there on the next turn.
       if (!this.#stopped) {
-        if (this.#sweeping) this.#setTimer(this.#clock.now(), 0);
+        if (this.#sweeping) this.#resumeSweep();
         else this.#arm();
       }
     }

@@ -31,6 +31,8 @@ test('heartbeat-options: every bad value names the option, the value and what is
     [{ maxSilence: 12_000 }, /invalid option maxSilence: 12000; allowed: 15000 to .* \(interval \+ timeout: a shorter deadline would convict before a ping could be answered\)/],
     [{ tick: 3000 }, /invalid option tick: 3000; allowed: 1 to 2500 ms \(at most half of timeout and of interval x \(1 - jitter\)\)/],
     [{ sliceSize: 0 }, /invalid option sliceSize: 0; allowed: an integer from 1/],
+    [{ sliceTime: 0 }, /invalid option sliceTime: 0; allowed: a positive number of milliseconds/],
+    [{ sliceTime: 'soon' }, /invalid option sliceTime: "?soon"?/],
     [{ phi: { threshold: 0 } }, /invalid option phi\.threshold: 0/],
     [{ phi: { windowSize: 1000 } }, /invalid option phi\.windowSize: 1000; allowed: an integer from 2 to 500/],
     [{ phi: 'on' as never }, /invalid option phi: "on"/],
