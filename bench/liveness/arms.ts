@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { HeartbeatEngine, type HeartbeatHandle } from '../../src/liveness/heartbeat.js';
+import { DEFAULT_HEARTBEAT_OPTIONS } from '../../src/liveness/heartbeat-options.js';
 import { setKeepAlive } from '../../src/socket/keepalive.js';
 
 /**
@@ -103,8 +104,12 @@ export function createArm(name: ArmName, host: ArmHost): LivenessArm {
 }
 
 const nothing = () => {};
-/** The heartbeat engine's slices write at most sliceSize / 16 = 64 pings (heartbeat.ts PING_STEPS). */
+/**
+ * The heartbeat engine's slices write at most sliceSize / 16 = 64 pings (heartbeat.ts PING_STEPS) and end after
+ * sliceTime (1 ms by default), then resume through setImmediate.
+ */
 const IO_FLOOR_PINGS_PER_TURN = 64;
+const IO_FLOOR_SLICE_MS = DEFAULT_HEARTBEAT_OPTIONS.sliceTime;
 
 function kernelArm(host: ArmHost): LivenessArm {
   const { idle, interval, count } = host.settings.keepalive;
@@ -124,17 +129,21 @@ function ioFloorArm(host: ArmHost): LivenessArm {
   let cursor = 0;
   let owed = 0;
   const { periodMs, tickMs } = host.settings;
-  // Paced like lifeline's sweeps: at most 64 pings per turn of the event loop, so that the floor's I/O pattern
-  // (and its batching of pongs) is the same and only the bookkeeping differs.
+  // Paced like lifeline's sweeps: at most 64 pings and 1 ms per turn of the event loop, resumed with setImmediate,
+  // so that the floor's I/O pattern (and its batching of pongs) is the same and only the bookkeeping differs.
   const slice = () => {
+    const ends = performance.now() + IO_FLOOR_SLICE_MS;
     let budget = IO_FLOOR_PINGS_PER_TURN;
     for (; owed >= 1 && budget > 0; owed--, budget--) {
       if (idle.length === 0) break;
       if (cursor >= idle.length) cursor = 0;
       const index = idle[cursor++]!;
-      if (host.sockets[index]) host.sendPing(index, 0);
+      if (host.sockets[index]) {
+        host.sendPing(index, 0);
+        if (performance.now() >= ends) budget = 1;
+      }
     }
-    if (owed >= 1 && idle.length > 0) setTimeout(slice, 0);
+    if (owed >= 1 && idle.length > 0) setImmediate(slice);
   };
   const timer = setInterval(() => {
     // Each idle connection once per period, in equal shares per tick.

@@ -4,7 +4,7 @@
  *
  *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 6s --rounds 3
  *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2
- *                              --ws 10000 --ws-period 2s --ws-rounds 3 --out FILE]
+ *                              --ws 10000 --ws-period 2s --ws-rounds 3 --client-nice 19 --out FILE]
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
  * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
@@ -29,6 +29,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -62,9 +63,14 @@ const { values: args } = parseArgs({
     'ws-period': { type: 'string', default: '2s' },
     'ws-rounds': { type: 'string', default: '3' },
     'no-micro': { type: 'boolean', default: false },
+    'client-nice': { type: 'string', default: '19' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'liveness.json') },
   },
 });
+const clientNice = Number(args['client-nice']);
+if (!Number.isInteger(clientNice) || clientNice < -20 || clientNice > 19) {
+  throw new Error(`--client-nice ${args['client-nice']}: must be an integer from -20 to 19 (0 leaves the clients at the server's priority)`);
+}
 
 interface Scale {
   label: string;
@@ -106,7 +112,12 @@ async function startPairs(count: number, transport: Scale['transport']): Promise
   const prefix = transport === 'ws' ? 'ws-' : '';
   for (let lane = 0; lane < count; lane++) {
     const server = new WorkerChannel(`server ${lane}`, spawnWorker(`${prefix}server-worker.js`, ['--expose-gc']));
-    const client = new WorkerChannel(`client ${lane}`, spawnWorker(`${prefix}client-worker.js`, []));
+    const clientProcess = spawnWorker(`${prefix}client-worker.js`, []);
+    // The load generator must not take the CPU from the server it measures (on a real server the peers are other
+    // machines): with 12 processes on 2 cores, equal priority let every ping a server wrote hand the CPU to the client
+    // it woke, and a sweep of 64 writes lasted tens of milliseconds of wall time for one of CPU.
+    if (clientNice !== 0) setPriority(clientProcess.pid!, clientNice);
+    const client = new WorkerChannel(`client ${lane}`, clientProcess);
     pairs.push(new Pair(lane, server, client, await server.request<number>('listen')));
   }
   return pairs;
@@ -318,7 +329,7 @@ async function main() {
     benchmark: 'liveness',
     command: `npm run bench:liveness -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
-    workload: { busyFraction: Number(args.busy), busyMessageEvery: 'period / 4', victimsPerProcess: victims, messageBytes: 8 },
+    workload: { busyFraction: Number(args.busy), busyMessageEvery: 'period / 4', victimsPerProcess: victims, messageBytes: 8, clientNice },
     scales: results,
     timingWheel: micro,
     missedTargets: missed,
