@@ -6,8 +6,8 @@
 import { createServer, type Server } from 'node:net';
 import { createArm, type ArmHost, type ArmName, type ArmSettings, type BenchSocket, type LivenessArm } from './arms.js';
 import { serve } from './ipc.js';
-import { MeasuringWindow, settledMemory, spreadOver } from './worker-measure.js';
-import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
+import { ArmRecord, settledMemory, spreadOver } from './worker-measure.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, message } from './wire.js';
 
 if (!(globalThis as { gc?: () => void }).gc) throw new Error('the server worker needs node --expose-gc');
 
@@ -28,11 +28,7 @@ let settings: ArmSettings;
 /** Bytes left over when a read ended inside a message (rare on loopback; kept per index). */
 const partial = new Map<number, Buffer>();
 
-const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
-let recording = false;
-const deaths = new Map<string, { at: number; reason: string }>();
-let falsePositives: { remote: string; reason: string; at: number }[] = [];
-const measuring = new MeasuringWindow();
+const record = new ArmRecord();
 
 
 const host: ArmHost = {
@@ -52,12 +48,8 @@ const host: ArmHost = {
     const socket = sockets[index];
     if (!socket || socket.destroyed) return;
     socket.write(message(MessageTypes.PING, nonce));
-    counters.pings++;
     // A victim was busy until it died; pinging it afterwards is right.
-    if (busy[index] && !victim[index]) {
-      counters.pingsToBusy++;
-      counters.lifetimePingsToBusy++;
-    }
+    record.countPing(busy[index] === 1 && !victim[index]);
   },
   declareDead(index, reason) {
     const socket = sockets[index];
@@ -68,13 +60,7 @@ const host: ArmHost = {
 };
 
 function recordDeath(socket: BenchSocket, reason: string) {
-  if (!recording) return;
-  const victimKey = victimKeys.get(socket.benchIndex);
-  if (victimKey !== undefined) {
-    if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason });
-  } else {
-    falsePositives.push({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason, at: monotonicMs() });
-  }
+  record.recordDeath(victimKeys.get(socket.benchIndex), () => `${socket.remoteAddress}:${socket.remotePort}`, reason);
 }
 
 function onData(this: BenchSocket, chunk: Buffer) {
@@ -162,10 +148,7 @@ serve({
   /** Installs an arm on every connection, spread evenly over `spreadMs` as connections of a long-running server are. */
   async install(request) {
     settings = request.settings as ArmSettings;
-    counters.lifetimePingsToBusy = 0;
-    deaths.clear();
-    falsePositives = [];
-    recording = true;
+    record.startArm();
     arm = createArm(request.arm as ArmName, host);
     const installedCount = await spreadOver(expected, request.spreadMs as number, (index) => {
       if (!sockets[index]) return;
@@ -175,26 +158,13 @@ serve({
     return { installed: installedCount };
   },
 
-  windowStart() {
-    counters.pings = 0;
-    counters.pingsToBusy = 0;
-    return measuring.start();
-  },
+  windowStart: () => record.windowStart(),
 
-  windowEnd() {
-    return {
-      ...measuring.end(),
-      pings: counters.pings,
-      pingsToBusy: counters.pingsToBusy,
-      lifetimePingsToBusy: counters.lifetimePingsToBusy,
-      deaths: Object.fromEntries(deaths),
-      falsePositives,
-    };
-  },
+  windowEnd: () => record.windowEnd(),
 
   /** Ends the arm and resets every connection (RST: no TIME_WAIT to exhaust ports in later rounds). */
   teardown() {
-    recording = false;
+    record.stopArm();
     arm?.uninstall();
     arm = null;
     installed = new Uint8Array(0);

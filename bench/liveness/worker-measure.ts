@@ -63,3 +63,73 @@ export async function spreadOver(count: number, spreadMs: number, each: (index: 
   }
   return next;
 }
+
+/** A victim's verdict: when, why, and (where the arm knows it) the silence it judged on. */
+export interface VictimDeath {
+  at: number;
+  reason: string;
+  silentMs?: number;
+}
+
+/**
+ * The pings and verdicts of one arm in one server worker, counted the same way on both transports: pings (and those
+ * to connections that were busy) in the window and since the install, each victim's first verdict, and verdicts on
+ * connections that were alive (false positives), plus the window's CPU and loop delay.
+ */
+export class ArmRecord {
+  pings = 0;
+  pingsToBusy = 0;
+  lifetimePingsToBusy = 0;
+  #recording = false;
+  readonly #deaths = new Map<string, VictimDeath>();
+  #falsePositives: { remote: string; reason: string; at: number }[] = [];
+  readonly #measuring = new MeasuringWindow();
+
+  /** A new arm starts: forget the last one's verdicts and record from now on. */
+  startArm(): void {
+    this.lifetimePingsToBusy = 0;
+    this.#deaths.clear();
+    this.#falsePositives = [];
+    this.#recording = true;
+  }
+
+  /** The arm is being torn down: the closes that follow are not verdicts. */
+  stopArm(): void {
+    this.#recording = false;
+  }
+
+  countPing(toBusy: boolean): void {
+    this.pings++;
+    if (toBusy) {
+      this.pingsToBusy++;
+      this.lifetimePingsToBusy++;
+    }
+  }
+
+  /** A verdict: on a victim (its key), or on a live connection (`remote` names it). */
+  recordDeath(victimKey: string | undefined, remote: () => string, reason: string, silentMs?: number): void {
+    if (!this.#recording) return;
+    if (victimKey !== undefined) {
+      if (!this.#deaths.has(victimKey)) this.#deaths.set(victimKey, { at: monotonicMs(), reason, ...(silentMs !== undefined && { silentMs }) });
+    } else {
+      this.#falsePositives.push({ remote: remote(), reason, at: monotonicMs() });
+    }
+  }
+
+  windowStart(): number {
+    this.pings = 0;
+    this.pingsToBusy = 0;
+    return this.#measuring.start();
+  }
+
+  windowEnd() {
+    return {
+      ...this.#measuring.end(),
+      pings: this.pings,
+      pingsToBusy: this.pingsToBusy,
+      lifetimePingsToBusy: this.lifetimePingsToBusy,
+      deaths: Object.fromEntries(this.#deaths),
+      falsePositives: this.#falsePositives,
+    };
+  }
+}

@@ -13,8 +13,8 @@ import { once } from 'node:events';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ArmSettings } from './arms.js';
 import { serve } from './ipc.js';
-import { MeasuringWindow, settledMemory, spreadOver } from './worker-measure.js';
-import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
+import { ArmRecord, settledMemory, spreadOver } from './worker-measure.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, message } from './wire.js';
 import { createWsArm, type BenchWebSocket, type WsArmHost, type WsArmName, type WsLivenessArm } from './ws-arms.js';
 
 if (!(globalThis as { gc?: () => void }).gc) throw new Error('the server worker needs node --expose-gc');
@@ -35,12 +35,8 @@ let settings: ArmSettings;
 /** 'error' events on the WebSockets (protocol errors); reported by teardown. */
 let errors = 0;
 
-const counters = { pings: 0, pingsToBusy: 0, lifetimePingsToBusy: 0 };
-let recording = false;
-/** Per victim: when and why; `silentMs` where the arm knows it (then latency - silentMs is the last message's way in). */
-const deaths = new Map<string, { at: number; reason: string; silentMs?: number }>();
-let falsePositives: { remote: string; reason: string; at: number }[] = [];
-const measuring = new MeasuringWindow();
+/** The arm's pings and verdicts (`silentMs` where the arm knows it: then latency - silentMs is the last message's way in). */
+const record = new ArmRecord();
 
 /** The TCP socket under a WebSocket (ws keeps it in _socket; @types/ws does not declare it). */
 function socketOf(ws: BenchWebSocket): { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined {
@@ -63,23 +59,14 @@ const host: WsArmHost = {
     return expected;
   },
   countPing(ws) {
-    counters.pings++;
     const index = ws.benchIndex;
     // A victim was busy until it died; pinging it afterwards is right.
-    if (current(ws) && busy[index] && !victim[index]) {
-      counters.pingsToBusy++;
-      counters.lifetimePingsToBusy++;
-    }
+    record.countPing(current(ws) && busy[index] === 1 && !victim[index]);
   },
   recordDeath(ws, reason, silentMs) {
-    if (!recording || !current(ws)) return;
-    const victimKey = victimKeys.get(ws.benchIndex);
-    if (victimKey !== undefined) {
-      if (!deaths.has(victimKey)) deaths.set(victimKey, { at: monotonicMs(), reason, ...(silentMs !== undefined && { silentMs }) });
-    } else {
-      const socket = socketOf(ws);
-      falsePositives.push({ remote: `${socket?.remoteAddress}:${socket?.remotePort}`, reason, at: monotonicMs() });
-    }
+    if (!current(ws)) return;
+    const socket = socketOf(ws);
+    record.recordDeath(victimKeys.get(ws.benchIndex), () => `${socket?.remoteAddress}:${socket?.remotePort}`, reason, silentMs);
   },
 };
 
@@ -155,10 +142,7 @@ serve({
   /** Installs an arm on every connection, spread evenly over `spreadMs` as connections of a long-running server are. */
   async install(request) {
     settings = request.settings as ArmSettings;
-    counters.lifetimePingsToBusy = 0;
-    deaths.clear();
-    falsePositives = [];
-    recording = true;
+    record.startArm();
     arm = createWsArm(request.arm as WsArmName, host);
     const installedCount = await spreadOver(expected, request.spreadMs as number, (index) => {
       const ws = clients[index];
@@ -167,26 +151,13 @@ serve({
     return { installed: installedCount };
   },
 
-  windowStart() {
-    counters.pings = 0;
-    counters.pingsToBusy = 0;
-    return measuring.start();
-  },
+  windowStart: () => record.windowStart(),
 
-  windowEnd() {
-    return {
-      ...measuring.end(),
-      pings: counters.pings,
-      pingsToBusy: counters.pingsToBusy,
-      lifetimePingsToBusy: counters.lifetimePingsToBusy,
-      deaths: Object.fromEntries(deaths),
-      falsePositives,
-    };
-  },
+  windowEnd: () => record.windowEnd(),
 
   /** Ends the arm and terminates every connection (ws.terminate(): the socket is destroyed, no close handshake). */
   teardown() {
-    recording = false;
+    record.stopArm();
     arm?.uninstall();
     arm = null;
     const old = clients;
