@@ -54,3 +54,38 @@ export async function startStatusPage(address: MetricsAddress, metrics: Liveness
   const host = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   return { page, address: bound.address, port: bound.port, url: `http://${host}:${bound.port}/` };
 }
+
+/** What a server command serves until it is told to stop: the Supervisor or the LifelineServer. */
+export interface ServingCommand extends ConnectionSource {
+  close(): Promise<unknown>;
+}
+
+/**
+ * The tail of both server commands: with --metrics, start the status page (closing the server if it cannot) and
+ * print where it is; then serve until SIGINT or SIGTERM and close both.
+ */
+export async function serveUntilSignalled(
+  server: ServingCommand,
+  status: { address: MetricsAddress | null; metrics: LivenessMetrics | null; title: string },
+  print: (event: string, fields: object, human: string) => void,
+): Promise<void> {
+  let served: ServedStatusPage | undefined;
+  if (status.address && status.metrics) {
+    try {
+      served = await startStatusPage(status.address, status.metrics, [server], status.title);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    print('metrics', { address: served.address, port: served.port, url: served.url }, `metrics ${served.url}metrics, status page ${served.url}`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void Promise.all([server.close(), served?.page.close()]).then(() => resolve());
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -2,7 +2,7 @@ import { LifelineServer } from '../server/lifeline-server.js';
 import type { KeepAliveOptions } from '../socket/options.js';
 import { addressError } from './args.js';
 import { jsonEvent } from './events.js';
-import { metricsFor, startStatusPage, type MetricsAddress, type ServedStatusPage } from './metrics-flag.js';
+import { metricsFor, serveUntilSignalled, type MetricsAddress } from './metrics-flag.js';
 
 /** `lifeline server --protocol lifeline`: sessions, messages and disconnects, one line each. */
 export async function runProtocolServer(
@@ -36,23 +36,5 @@ export async function runProtocolServer(
   const address = listening.address();
   const bound = address && typeof address !== 'string' ? address : { address: host, port };
   print('listening', { address: bound.address, port: bound.port, protocol: 'lifeline' }, `listening ${bound.address}:${bound.port} (lifeline protocol)`);
-  let status: ServedStatusPage | undefined;
-  if (metricsAddress && metrics) {
-    try {
-      status = await startStatusPage(metricsAddress, metrics, [server], `lifeline server ${bound.address}:${bound.port} (lifeline protocol)`);
-    } catch (error) {
-      await server.close();
-      throw error;
-    }
-    print('metrics', { address: status.address, port: status.port, url: status.url }, `metrics ${status.url}metrics, status page ${status.url}`);
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void Promise.all([server.close(), status?.page.close()]).then(() => resolve());
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignalled(server, { address: metricsAddress, metrics, title: `lifeline server ${bound.address}:${bound.port} (lifeline protocol)` }, print);
 }

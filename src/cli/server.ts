@@ -4,7 +4,7 @@ import { Supervisor, DEFAULT_SUPERVISOR_KEEPALIVE } from '../server/supervisor.j
 import { addressError, parsePort } from './args.js';
 import { acceptedLine, deadLine, jsonEvent } from './events.js';
 import { describeFlags, keepAliveFromFlags } from './keepalive-flags.js';
-import { metricsFor, parseMetricsAddress, startStatusPage, type ServedStatusPage } from './metrics-flag.js';
+import { metricsFor, parseMetricsAddress, serveUntilSignalled } from './metrics-flag.js';
 import { parseHeartbeat, parseProtocol } from './protocol-flags.js';
 import { runProtocolServer } from './protocol-server.js';
 import { UsageError } from './usage-error.js';
@@ -71,23 +71,5 @@ async function runServer(host: string, port: number, flags: ServerFlags): Promis
   const bound = address && typeof address !== 'string' ? address : { address: host, port };
   const policy = describeFlags(keepalive);
   print('listening', { address: bound.address, port: bound.port, keepalive }, `listening ${bound.address}:${bound.port} (${policy})`);
-  let status: ServedStatusPage | undefined;
-  if (metricsAddress && metrics) {
-    try {
-      status = await startStatusPage(metricsAddress, metrics, [supervisor], `lifeline server ${bound.address}:${bound.port}`);
-    } catch (error) {
-      await supervisor.close();
-      throw error;
-    }
-    print('metrics', { address: status.address, port: status.port, url: status.url }, `metrics ${status.url}metrics, status page ${status.url}`);
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void Promise.all([supervisor.close(), status?.page.close()]).then(() => resolve());
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignalled(supervisor, { address: metricsAddress, metrics, title: `lifeline server ${bound.address}:${bound.port}` }, print);
 }
