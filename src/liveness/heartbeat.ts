@@ -449,7 +449,10 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     if (this.#pingsSent !== pingsBefore) this.#wheel.charge(PING_STEPS - 1);
     // A listener or sendPing may have removed the connection (or it was convicted).
     if (this.#generation[slot] !== generation || !this.#isFollowed(slot)) return;
-    this.#wheel.schedule(slot, this.#nextCheckAt(slot, now));
+    // With a ping out, the next check convicts or reschedules and writes nothing (bar a re-ping after a stall): it
+    // goes first in its tick, so that a verdict does not wait behind the tick's pings (a sweep of a few hundred
+    // pings takes several slices on a busy machine; the verdict would be later than the promised one tick).
+    this.#wheel.schedule(slot, this.#nextCheckAt(slot, now), this.#pingsOutstanding(slot) > 0);
   };
 
   #decide(slot: number, now: number): void {

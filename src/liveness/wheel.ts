@@ -165,9 +165,11 @@ export class TimingWheel {
 
   /**
    * Schedules `entry` to expire at the first tick end at or after `deadline` (clock milliseconds), moving it if
-   * it was already scheduled. A deadline already past expires on the next tick.
+   * it was already scheduled. A deadline already past expires on the next tick. `first`: put it at the front of its
+   * tick's bucket, so that it expires before the entries appended there, e.g. a cheap verdict before the pings that
+   * will take several slices (otherwise it waits behind them).
    */
-  schedule(entry: number, deadline: number): void {
+  schedule(entry: number, deadline: number, first = false): void {
     if (this.#stopped) throw new RangeError('the timing wheel was stopped');
     if (!Number.isInteger(entry) || entry < 0) throw new RangeError(`wheel entry must be a non-negative integer, got ${entry}`);
     if (Number.isNaN(deadline)) throw new RangeError('wheel deadline must be a number, got NaN');
@@ -183,7 +185,10 @@ export class TimingWheel {
     if (wasScheduled) this.#unlink(node);
     else this.#size++;
     this.#due[node] = dueTick >>> 0;
-    this.#append(dueTick & this.#mask, node);
+    // The bucket of the tick being swept never receives an entry due now (earliest is the next tick); one due a
+    // revolution later lands there, before the cursor when put first, and waits for its round either way.
+    if (first) this.#insertAfter(dueTick & this.#mask, node);
+    else this.#append(dueTick & this.#mask, node);
     this.#arm();
   }
 
@@ -260,9 +265,10 @@ export class TimingWheel {
       return;
     }
     this.#armedFor = clock.now();
-    const timer = clock.setImmediate(this.#fire);
-    if (this.#unref) timer.unref?.();
-    this.#timer = timer;
+    // Never unref'd: with only unref'd immediates pending, Node does not keep the poll phase from blocking, and on a
+    // quiet process (a pulled cable: no I/O, and no wheel timer while a sweep is under way) the rest of the sweep, and
+    // its verdicts, would wait for some unrelated wake-up. An immediate holds the process for one turn at most.
+    this.#timer = clock.setImmediate(this.#fire);
     this.#timerIsImmediate = true;
   }
 

@@ -92,6 +92,18 @@ describe('TimingWheel', () => {
     assert.deepEqual(fired[1], { entry: 0, at: 1010 });
   });
 
+  test('wheel: an entry scheduled first expires before those appended to its tick, also when moved', () => {
+    const clock = new ManualClock();
+    const { wheel, fired } = wheelOn(clock);
+    for (let entry = 0; entry < 4; entry++) wheel.schedule(entry, 100);
+    wheel.schedule(4, 100, true);
+    wheel.schedule(5, 150, true); // due at the end of tick 2 (200)
+    wheel.schedule(2, 200, true); // moved to tick 2, first there: before 5 (the last put first leads)
+    wheel.schedule(6, 200);
+    clock.advance(200);
+    assert.deepEqual(fired.map(({ entry }) => entry), [4, 0, 1, 3, 2, 5, 6]);
+  });
+
   test('wheel: a deadline already past expires on the next tick', () => {
     const clock = new ManualClock(1000);
     const { wheel, fired } = wheelOn(clock);
@@ -170,6 +182,7 @@ describe('TimingWheel', () => {
     const immediates = new Map<number, () => void>();
     let nextId = 1;
     let zeroDelayTimers = 0;
+    let unrefs = 0;
     const clock: Clock = {
       now: () => manual.now(),
       setTimeout: (callback, ms) => {
@@ -180,7 +193,7 @@ describe('TimingWheel', () => {
       setImmediate: (callback) => {
         const id = nextId++;
         immediates.set(id, callback);
-        return { id } as ClockTimer;
+        return { id, unref: () => unrefs++ } as ClockTimer;
       },
       clearImmediate: (timer) => void immediates.delete((timer as unknown as { id: number }).id),
     };
@@ -200,6 +213,7 @@ describe('TimingWheel', () => {
     assert.equal(runImmediates(), 3, 'the rest in three immediate turns');
     assert.equal(fired.length, 35);
     assert.equal(zeroDelayTimers, 0);
+    assert.equal(unrefs, 0, 'an unref\'d immediate may wait for unrelated I/O in Node: never unref\'d');
     assert.ok(fired.every(({ at }) => at === 100), 'all at the end of their tick, none early');
 
     for (let entry = 0; entry < 25; entry++) wheel.schedule(entry, 200);
