@@ -4,13 +4,6 @@ export interface Clock {
   now(): number;
   setTimeout(callback: () => void, ms: number): ClockTimer;
   clearTimeout(timer: ClockTimer): void;
-  /**
-   * Runs `callback` as soon as the event loop has handled pending I/O (Node's setImmediate); due timers run before the one after.
-   * Optional: where a clock has none, a zero-delay setTimeout stands in. The timing wheel resumes a long sweep
-   * through it, because a zero-delay timer waits at least 1 ms and would cap how much a sweep can do per second.
-   */
-  setImmediate?(callback: () => void): ClockTimer;
-  clearImmediate?(timer: ClockTimer): void;
 }
 
 export interface ClockTimer {
@@ -22,8 +15,6 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
-  setImmediate: (callback) => setImmediate(callback),
-  clearImmediate: (timer) => clearImmediate(timer as ReturnType<typeof setImmediate>),
 };
 
 /** A clock that moves only when told to; timers fire in deadline order during advance(). */

@@ -106,7 +106,7 @@ export function createArm(name: ArmName, host: ArmHost): LivenessArm {
 const nothing = () => {};
 /**
  * The heartbeat engine's slices write at most sliceSize / 16 = 64 pings (heartbeat.ts PING_STEPS) and end after
- * sliceTime (1 ms by default), then resume through setImmediate.
+ * sliceTime (1 ms by default), then resume through a zero-delay timer.
  */
 const IO_FLOOR_PINGS_PER_TURN = 64;
 const IO_FLOOR_SLICE_MS = DEFAULT_HEARTBEAT_OPTIONS.sliceTime;
@@ -129,7 +129,7 @@ function ioFloorArm(host: ArmHost): LivenessArm {
   let cursor = 0;
   let owed = 0;
   const { periodMs, tickMs } = host.settings;
-  // Paced like lifeline's sweeps: at most 64 pings and 1 ms per turn of the event loop, resumed with setImmediate,
+  // Paced like lifeline's sweeps: at most 64 pings and 1 ms per turn of the event loop, resumed by a zero-delay timer,
   // so that the floor's I/O pattern (and its batching of pongs) is the same and only the bookkeeping differs.
   const slice = () => {
     const ends = performance.now() + IO_FLOOR_SLICE_MS;
@@ -143,7 +143,7 @@ function ioFloorArm(host: ArmHost): LivenessArm {
         if (performance.now() >= ends) budget = 1;
       }
     }
-    if (owed >= 1 && idle.length > 0) setImmediate(slice);
+    if (owed >= 1 && idle.length > 0) setTimeout(slice, 0);
   };
   const timer = setInterval(() => {
     // Each idle connection once per period, in equal shares per tick.

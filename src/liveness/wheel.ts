@@ -27,10 +27,11 @@ import { InvalidOptionError } from '../errors.js';
  * this; comparing the stored due tick costs no extra field).
  *
  * Slicing. A sweep takes at most `sliceSize` steps (an entry examined or expired, or an empty bucket, is one step;
- * onExpire may charge() more for an expiry that did I/O) and then yields to the event loop, so that a wheel holding a
- * million due entries never blocks the loop for long. It resumes through the clock's setImmediate where it has one
- * (after the I/O that came in meanwhile, e.g. the answers to the pings just written), else a zero-delay timer: a
- * timer waits at least 1 ms, which would cap a sweep at sliceSize steps per millisecond.
+ * onExpire may charge() more for an expiry that did I/O), or until sliceMs have passed, and then yields to the event
+ * loop with a zero-delay clock timer, so that a wheel holding a million due entries never blocks the loop for long.
+ * (Not setImmediate: resuming at once made the loop turn once per ping on a loaded machine, each turn a system call,
+ * and an unref'd immediate does not stop the loop from blocking in poll on a quiet process. The timer's >= 1 ms
+ * pause lets the answers to the pings just written arrive and be read together.)
  */
 export interface TimingWheelOptions {
   clock: Clock;
@@ -91,8 +92,6 @@ export class TimingWheel {
   /** The last tick the current sweep will visit (the tick that had ended when it started). */
   #sweepTarget = 0;
   #timer: ClockTimer | undefined;
-  /** #timer is the clock's setImmediate, resuming a sweep (cleared with clearImmediate). */
-  #timerIsImmediate = false;
   #armedFor = 0;
   #stopped = false;
 
@@ -254,28 +253,11 @@ export class TimingWheel {
     const timer = this.#clock.setTimeout(this.#fire, delay);
     if (this.#unref) timer.unref?.();
     this.#timer = timer;
-    this.#timerIsImmediate = false;
-  }
-
-  /** A sweep ran out of its slice: continue it once the event loop has handled pending I/O. */
-  #resumeSweep(): void {
-    const clock = this.#clock;
-    if (clock.setImmediate === undefined || clock.clearImmediate === undefined) {
-      this.#setTimer(clock.now(), 0);
-      return;
-    }
-    this.#armedFor = clock.now();
-    // Never unref'd: with only unref'd immediates pending, Node does not keep the poll phase from blocking, and on a
-    // quiet process (a pulled cable: no I/O, and no wheel timer while a sweep is under way) the rest of the sweep, and
-    // its verdicts, would wait for some unrelated wake-up. An immediate holds the process for one turn at most.
-    this.#timer = clock.setImmediate(this.#fire);
-    this.#timerIsImmediate = true;
   }
 
   #disarm(): void {
     if (this.#timer === undefined) return;
-    if (this.#timerIsImmediate) this.#clock.clearImmediate!(this.#timer);
-    else this.#clock.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -366,7 +348,7 @@ export class TimingWheel {
       // Also reached when onExpire throws: the cursor then sits after the entry that expired, and the sweep
       // resumes from there on the next turn.
       if (!this.#stopped) {
-        if (this.#sweeping) this.#resumeSweep();
+        if (this.#sweeping) this.#setTimer(this.#clock.now(), 0);
         else this.#arm();
       }
     }

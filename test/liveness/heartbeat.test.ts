@@ -147,9 +147,9 @@ describe('HeartbeatEngine', () => {
     engine.clear();
   });
 
-  test('heartbeat: on the system clock, a sweep resumed between slices finishes on a quiet process (regression)', async () => {
-    // Every ping ends its slice (sliceTime 0.01 ms): the sweep resumes through setImmediate. An unref'd immediate in
-    // a process with nothing else to do waits for the next timer (here the 5 s guard): the verdicts came that late.
+  test('heartbeat: on the system clock, a sweep resumed between slices finishes on a quiet process', async () => {
+    // Every ping ends its slice (sliceTime 0.01 ms), so the sweep resumes again and again. (Resumed through an
+    // unref'd setImmediate, it waited on a process with nothing else to do for the next timer: here the 5 s guard.)
     const started = performance.now();
     const deaths: number[] = [];
     const engine = new HeartbeatEngine<number>({ interval: 100, timeout: 50, tick: 10, jitter: 0, sliceTime: 0.01, sendPing: () => {} });

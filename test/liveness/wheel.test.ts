@@ -177,52 +177,6 @@ describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  test('wheel: a clock with setImmediate resumes a sweep through it (no 1 ms timer between slices); stop clears it', () => {
-    const manual = new ManualClock();
-    const immediates = new Map<number, () => void>();
-    let nextId = 1;
-    let zeroDelayTimers = 0;
-    let unrefs = 0;
-    const clock: Clock = {
-      now: () => manual.now(),
-      setTimeout: (callback, ms) => {
-        if (ms === 0) zeroDelayTimers++;
-        return manual.setTimeout(callback, ms);
-      },
-      clearTimeout: (timer) => manual.clearTimeout(timer),
-      setImmediate: (callback) => {
-        const id = nextId++;
-        immediates.set(id, callback);
-        return { id, unref: () => unrefs++ } as ClockTimer;
-      },
-      clearImmediate: (timer) => void immediates.delete((timer as unknown as { id: number }).id),
-    };
-    const runImmediates = () => {
-      let turns = 0;
-      while (immediates.size > 0 && turns++ < 100) {
-        const [id, callback] = immediates.entries().next().value as [number, () => void];
-        immediates.delete(id);
-        callback();
-      }
-      return turns;
-    };
-    const { wheel, fired } = wheelOn(clock, { sliceSize: 10 });
-    for (let entry = 0; entry < 35; entry++) wheel.schedule(entry, 100);
-    manual.advance(100);
-    assert.equal(fired.length, 10, 'the first slice runs on the tick timer');
-    assert.equal(runImmediates(), 3, 'the rest in three immediate turns');
-    assert.equal(fired.length, 35);
-    assert.equal(zeroDelayTimers, 0);
-    assert.equal(unrefs, 0, 'an unref\'d immediate may wait for unrelated I/O in Node: never unref\'d');
-    assert.ok(fired.every(({ at }) => at === 100), 'all at the end of their tick, none early');
-
-    for (let entry = 0; entry < 25; entry++) wheel.schedule(entry, 200);
-    manual.advance(100);
-    assert.equal(immediates.size, 1, 'paused between slices');
-    wheel.stop();
-    assert.equal(immediates.size, 0, 'stop() cleared the pending immediate');
-  });
-
   test('wheel: sliceMs ends a slice once that much clock time has passed after an expiry that charged', () => {
     const manual = new ManualClock();
     // Time moves on only while entries expire: each one "writes" and takes 0.3 ms.
