@@ -9,6 +9,11 @@ import type { HeartbeatOptions } from '../../src/liveness/heartbeat-options.js';
 import { StallingClock } from '../helpers/stalling-clock.js';
 
 
+/** `actual` within a relative error of `relative` from `expected`. */
+function assertNear(actual: number, expected: number, relative: number, message = ''): void {
+  assert.ok(Math.abs(actual - expected) <= relative * Math.abs(expected), `${actual} is not within ${relative} of ${expected} ${message}`);
+}
+
 type Recorded = { [K in keyof HeartbeatEvents<string>]: { at: number; event: HeartbeatEvents<string>[K][0] }[] };
 
 /** An engine on a manual clock that records every ping it sends and every event it emits. */
@@ -104,7 +109,35 @@ describe('HeartbeatEngine', () => {
     const stats = engine.stats(handle)!;
     assert.equal(stats.lastRttMs, 50);
     assert.equal(stats.smoothedRttMs, 50);
-    assert.equal(stats.rttVarianceMs, 25 * 0.75 ** (pings.length - 1));
+    // Stored as bfloat16: each of the pongs' updates rounds to within 0.4 %.
+    assertNear(stats.rttVarianceMs!, 25 * 0.75 ** (pings.length - 1), pings.length * 2 ** -8);
+  });
+
+  test('heartbeat: every ping of a connection has its own nonce (never 0); a pong for an older one is no RTT sample', () => {
+    const { engine, clock, pings } = harness(STRICT);
+    const handle = engine.add('peer');
+    const other = engine.add('other');
+    for (let round = 0; round < 3; round++) {
+      clock.advance(10_000); // each gets a ping at interval - tick
+      engine.touch(handle);
+      engine.touch(other);
+    }
+    const mine = pings.filter((ping) => ping.handle === handle);
+    assert.equal(mine.length, 3);
+    const nonces = new Set(pings.map((ping) => ping.nonce));
+    assert.equal(nonces.size, 6, 'no two pings share a nonce');
+    assert.ok(!nonces.has(0));
+    clock.advance(10_000);
+    assert.equal(engine.pong(handle, mine[0]!.nonce), false, 'an older ping of this connection: traffic, no sample');
+    assert.equal(engine.stats(handle)!.lastRttMs, null);
+    const theirs = pings.filter((ping) => ping.handle === other).at(-1)!;
+    assert.equal(engine.pong(handle, theirs.nonce), false, "another connection's nonce is no answer");
+    clock.advance(10_000);
+    const last = pings.at(-1)!.handle === handle ? pings.at(-1)! : pings.at(-2)!;
+    assert.equal(last.handle, handle);
+    clock.advance(7);
+    assert.equal(engine.pong(handle, last.nonce), true);
+    assertNear(engine.stats(handle)!.lastRttMs!, clock.now() - last.at, 2 ** -8);
   });
 
   test('heartbeat: a sweep slice writes at most sliceSize / 16 pings, then yields (pongs are read in between)', () => {
@@ -217,7 +250,7 @@ describe('HeartbeatEngine', () => {
     assert.equal(events.alive.length, 1);
     assert.deepEqual(events.alive[0]!.event, { id: 'peer', handle, via: 'pong', silentMs: clock.now() - lastPong, rttMs: 3_000 });
     assert.equal(engine.state(handle), 'alive');
-    assert.equal(engine.stats(handle)!.lastRttMs, 3_000);
+    assertNear(engine.stats(handle)!.lastRttMs!, 3_000, 2 ** -8, 'stored as bfloat16');
     clock.advance(30_000);
     assert.equal(events.dead.length, 1, 'and dies later like any other once it stops answering');
   });
