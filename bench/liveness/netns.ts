@@ -40,5 +40,12 @@ export class VictimCut {
 }
 
 function nft(args: string[]): void {
-  execFileSync('nft', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    execFileSync('nft', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A fresh machine: say what to install rather than print a spawn stack trace.
+    if (code === 'ENOENT') throw new Error('bench:liveness cuts its victims off with nft: install nftables (apt-get install nftables)', { cause: error });
+    throw error;
+  }
 }
