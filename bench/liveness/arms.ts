@@ -23,6 +23,11 @@ export const ArmNames = {
   SOCKET_TIMEOUT: 'socket-timeout',
   /** lifeline's heartbeat engine: one timing wheel, typed arrays, pings only to silent connections. */
   LIFELINE: 'lifeline',
+  /**
+   * io-floor again, last in the round: two identical arms, so the difference between them is how finely that round
+   * resolves any difference between arms (machine noise and drift over the round), not a property of either.
+   */
+  IO_FLOOR_AGAIN: 'io-floor-again',
 } as const;
 export type ArmName = (typeof ArmNames)[keyof typeof ArmNames];
 export const ALL_ARMS: readonly ArmName[] = Object.values(ArmNames);
@@ -46,6 +51,7 @@ export function configuredDetectionMs(arm: ArmName, settings: ArmSettings): numb
       return keepalive.idle + keepalive.interval * keepalive.count;
     case ArmNames.NONE:
     case ArmNames.IO_FLOOR:
+    case ArmNames.IO_FLOOR_AGAIN:
       return null;
     case ArmNames.WS_RECIPE:
       // The flag is checked every period: a peer that answered the last ping dies unseen for up to 2 periods.
@@ -91,7 +97,8 @@ export function createArm(name: ArmName, host: ArmHost): LivenessArm {
     case ArmNames.KERNEL:
       return kernelArm(host);
     case ArmNames.IO_FLOOR:
-      return ioFloorArm(host);
+    case ArmNames.IO_FLOOR_AGAIN:
+      return ioFloorArm(host, name);
     case ArmNames.WS_RECIPE:
       return wsRecipeArm(host);
     case ArmNames.PER_SOCKET_TIMERS:
@@ -124,7 +131,7 @@ function kernelArm(host: ArmHost): LivenessArm {
   };
 }
 
-function ioFloorArm(host: ArmHost): LivenessArm {
+function ioFloorArm(host: ArmHost, name: typeof ArmNames.IO_FLOOR | typeof ArmNames.IO_FLOOR_AGAIN): LivenessArm {
   const idle: number[] = [];
   let cursor = 0;
   let owed = 0;
@@ -152,7 +159,7 @@ function ioFloorArm(host: ArmHost): LivenessArm {
     if (!pending) slice();
   }, tickMs);
   return {
-    name: ArmNames.IO_FLOOR,
+    name,
     install: (index) => void (host.busy[index] ? undefined : idle.push(index)),
     onData: nothing,
     onPong: nothing,

@@ -7,8 +7,10 @@
  *                              --ws 10000 --ws-period 2s --ws-rounds 3 --client-nice 19 --out FILE]
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
- * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline. The
- * order is the same in every round; ratios are computed per round. Every arm runs in fresh worker processes.
+ * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline,
+ * io-floor-again. The order is the same in every round; ratios are computed per round. Every arm runs in fresh worker
+ * processes. io-floor-again repeats io-floor at the end of the round: how far the two land apart is the round's
+ * resolution (printed, and `resolution` in the JSON).
  *
  * Per arm and round, in each server process: heap and RSS after GC before the arm and after its warm-up (per
  * connection: the arm's state over a bare socket); over the measuring window: CPU (user + system), event-loop
@@ -41,7 +43,7 @@ import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
 import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { markdownTable, missedTargets, round, stats, summariseRound, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
+import { markdownTable, missedTargets, round, roundResolution, stats, summariseRound, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -189,7 +191,10 @@ async function runScale(scale: Scale, victims: number, cut: VictimCut) {
     printRound(scale.label, r, rows);
   }
   const lifeline = scale.transport === 'ws' ? WsArmNames.LIFELINE_WS : ArmNames.LIFELINE;
-  return { ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds, lifeline) };
+  return {
+    ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds, lifeline),
+    resolution: rounds.map(roundResolution),
+  };
 }
 
 /** Disconnecting lets a worker exit by itself (and write a --cpu-prof profile); kill what lingers. */
@@ -287,6 +292,11 @@ function printRound(label: string, r: number, rows: ArmRound[]) {
       String(d?.early ?? '-').padStart(6),
       String(row.falsePositives).padStart(7),
     ].join(' '));
+  }
+  const resolution = roundResolution(rows);
+  if (resolution) {
+    const added = resolution.addedLoopDelayP99Ms === null ? '' : `, added loop p99 ${resolution.addedLoopDelayP99Ms} ms`;
+    console.log(`resolution of this round (io-floor-again minus io-floor, the same arm twice): CPU ${resolution.cpuMsPer1000PerPeriod} ms /1k /P${added}`);
   }
 }
 

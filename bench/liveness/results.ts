@@ -157,6 +157,27 @@ function detection(arm: AnyArm, list: WorkerWindow[], killed: Record<string, num
   };
 }
 
+/** How far apart io-floor and io-floor-again (the same arm, run twice in one round) landed. */
+export interface RoundResolution {
+  /** io-floor-again's CPU minus io-floor's, ms per 1000 connections per period. */
+  cpuMsPer1000PerPeriod: number;
+  /** io-floor-again's added event-loop delay p99 minus io-floor's (null without the none arm). */
+  addedLoopDelayP99Ms: number | null;
+}
+
+/**
+ * A round's resolution: two identical arms differ by this much, so a difference between other arms of that size is
+ * the machine, not the arms. Null when the round did not run both.
+ */
+export function roundResolution(rows: ArmRound[]): RoundResolution | null {
+  const floor = rows.find((row) => row.arm === ArmNames.IO_FLOOR);
+  const again = rows.find((row) => row.arm === ArmNames.IO_FLOOR_AGAIN);
+  if (!floor || !again) return null;
+  const added = floor.addedLoopDelayP99Ms !== null && again.addedLoopDelayP99Ms !== null
+    ? round(again.addedLoopDelayP99Ms - floor.addedLoopDelayP99Ms) : null;
+  return { cpuMsPer1000PerPeriod: round(again.cpuMsPer1000PerPeriod - floor.cpuMsPer1000PerPeriod, 3), addedLoopDelayP99Ms: added };
+}
+
 /** The targets for the lifeline arm. */
 export const TARGETS = {
   pingsToBusy: 0,

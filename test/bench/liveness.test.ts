@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
-import { missedTargets, type ArmRound } from '../../bench/liveness/results.js';
+import { missedTargets, roundResolution, type ArmRound } from '../../bench/liveness/results.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -51,6 +51,28 @@ describe('liveness benchmark: targets', () => {
       assert.match(missed, expected);
     }
     assert.doesNotMatch(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /event-loop/);
+  });
+});
+
+describe('liveness benchmark: resolution', () => {
+  test('liveness bench: a round resolves what io-floor and io-floor-again, the same arm twice, differ by', () => {
+    const rows = [
+      row(ArmNames.IO_FLOOR, { cpuMsPer1000PerPeriod: 28.5, addedLoopDelayP99Ms: 1.25 }),
+      row(ArmNames.LIFELINE, { cpuMsPer1000PerPeriod: 31, addedLoopDelayP99Ms: 4 }),
+      row(ArmNames.IO_FLOOR_AGAIN, { cpuMsPer1000PerPeriod: 25.25, addedLoopDelayP99Ms: 2 }),
+    ];
+    assert.deepEqual(roundResolution(rows), { cpuMsPer1000PerPeriod: -3.25, addedLoopDelayP99Ms: 0.75 });
+    assert.deepEqual(roundResolution(rows.map((r) => ({ ...r, addedLoopDelayP99Ms: null }))), { cpuMsPer1000PerPeriod: -3.25, addedLoopDelayP99Ms: null });
+    assert.equal(roundResolution(rows.slice(0, 2)), null, 'no second io-floor: nothing to say');
+  });
+
+  test('liveness bench: io-floor-again is no rival: a lifeline dearer than it misses nothing for that', () => {
+    const rows = [
+      row(ArmNames.WS_RECIPE, { bookkeepingMsPer1000PerPeriod: 2 }),
+      row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 60, detection: detection([10]) }),
+      row(ArmNames.IO_FLOOR_AGAIN, { bookkeepingMsPer1000PerPeriod: -3 }),
+    ];
+    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: true }), []);
   });
 });
 
