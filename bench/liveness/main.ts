@@ -43,7 +43,7 @@ import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
 import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { markdownTable, missedTargets, round, roundResolution, stats, summariseRound, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
+import { markdownTable, missedTargets, round, roundResolution, summariseRound, summariseRounds, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -192,7 +192,7 @@ async function runScale(scale: Scale, victims: number, cut: VictimCut) {
   }
   const lifeline = scale.transport === 'ws' ? WsArmNames.LIFELINE_WS : ArmNames.LIFELINE;
   return {
-    ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summarise(rounds), ratios: ratios(rounds, lifeline),
+    ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summariseRounds(rounds), ratios: ratios(rounds, lifeline),
     resolution: rounds.map(roundResolution),
   };
 }
@@ -205,41 +205,6 @@ async function stopPairs(pairs: Pair[]): Promise<void> {
     child.disconnect();
     if ((await Promise.race([exited, sleep(10_000, 'late')])) === 'late') child.kill('SIGKILL');
   }));
-}
-
-/** Per arm, the median over rounds (detection errors pooled). */
-function summarise(rounds: ArmRound[][]) {
-  const arms = rounds[0]!.map((row) => row.arm);
-  return arms.map((arm) => {
-    const rows = rounds.map((rs) => rs.find((row) => row.arm === arm)!);
-    const med = (pick: (row: ArmRound) => number | null) => {
-      const values = rows.map(pick).filter((v): v is number => v !== null);
-      return values.length ? stats(values).p50 : null;
-    };
-    const errors = rows.flatMap((row) => row.detection?.errors ?? []);
-    const detection = rows[0]!.detection;
-    return {
-      arm,
-      cpuMsPer1000PerPeriod: med((row) => row.cpuMsPer1000PerPeriod),
-      bookkeepingMsPer1000PerPeriod: med((row) => row.bookkeepingMsPer1000PerPeriod),
-      heapBytesPerConnection: med((row) => row.heapBytesPerConnection),
-      rssBytesPerConnection: med((row) => row.rssBytesPerConnection),
-      loopDelayP50Ms: med((row) => row.loopDelayMs.p50),
-      loopDelayP99Ms: med((row) => row.loopDelayMs.p99),
-      loopDelayMaxMs: Math.max(...rows.map((row) => row.loopDelayMs.max)),
-      addedLoopDelayP99Ms: med((row) => row.addedLoopDelayP99Ms),
-      pingsPerConnectionPerPeriod: med((row) => row.pingsPerConnectionPerPeriod),
-      pingsToBusy: rows.reduce((sum, row) => sum + row.lifetimePingsToBusy, 0),
-      falsePositives: rows.reduce((sum, row) => sum + row.falsePositives, 0),
-      detection: detection && {
-        configuredMs: detection.configuredMs,
-        victims: rows.reduce((sum, row) => sum + (row.detection?.victims ?? 0), 0),
-        detected: rows.reduce((sum, row) => sum + (row.detection?.detected ?? 0), 0),
-        errorMs: stats(errors),
-        early: errors.filter((e) => e < 0).length,
-      },
-    };
-  });
 }
 
 /** Per round: each arm's CPU and bookkeeping divided by lifeline's. */

@@ -73,7 +73,13 @@ export function stats(values: number[]): Stats {
 }
 
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
-const median = (values: number[]) => stats(values).p50;
+/** The median; with an even count, the mean of the middle two (a nearest-rank p50 would report the lower one). */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : round((sorted[middle - 1]! + sorted[middle]!) / 2, 3);
+}
 
 /** Turns one round's raw worker reports (per arm, one per worker) into per-arm figures. */
 export function summariseRound(
@@ -155,6 +161,44 @@ function detection(arm: AnyArm, list: WorkerWindow[], killed: Record<string, num
     early: errors.filter((e) => e < 0).length,
     errors,
   };
+}
+
+/**
+ * Per arm, the median over rounds (with an even number of rounds, the mean of the middle two), detection errors
+ * pooled; pings to busy connections, false verdicts, victims and detections are totals over the rounds.
+ */
+export function summariseRounds(rounds: ArmRound[][]) {
+  const arms = rounds[0]!.map((row) => row.arm);
+  return arms.map((arm) => {
+    const rows = rounds.map((rs) => rs.find((row) => row.arm === arm)!);
+    const med = (pick: (row: ArmRound) => number | null) => {
+      const values = rows.map(pick).filter((v): v is number => v !== null);
+      return values.length ? median(values) : null;
+    };
+    const errors = rows.flatMap((row) => row.detection?.errors ?? []);
+    const detection = rows[0]!.detection;
+    return {
+      arm,
+      cpuMsPer1000PerPeriod: med((row) => row.cpuMsPer1000PerPeriod),
+      bookkeepingMsPer1000PerPeriod: med((row) => row.bookkeepingMsPer1000PerPeriod),
+      heapBytesPerConnection: med((row) => row.heapBytesPerConnection),
+      rssBytesPerConnection: med((row) => row.rssBytesPerConnection),
+      loopDelayP50Ms: med((row) => row.loopDelayMs.p50),
+      loopDelayP99Ms: med((row) => row.loopDelayMs.p99),
+      loopDelayMaxMs: Math.max(...rows.map((row) => row.loopDelayMs.max)),
+      addedLoopDelayP99Ms: med((row) => row.addedLoopDelayP99Ms),
+      pingsPerConnectionPerPeriod: med((row) => row.pingsPerConnectionPerPeriod),
+      pingsToBusy: rows.reduce((sum, row) => sum + row.lifetimePingsToBusy, 0),
+      falsePositives: rows.reduce((sum, row) => sum + row.falsePositives, 0),
+      detection: detection && {
+        configuredMs: detection.configuredMs,
+        victims: rows.reduce((sum, row) => sum + (row.detection?.victims ?? 0), 0),
+        detected: rows.reduce((sum, row) => sum + (row.detection?.detected ?? 0), 0),
+        errorMs: stats(errors),
+        early: errors.filter((e) => e < 0).length,
+      },
+    };
+  });
 }
 
 /** How far apart io-floor and io-floor-again (the same arm, run twice in one round) landed. */

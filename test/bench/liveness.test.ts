@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
-import { missedTargets, roundResolution, type ArmRound } from '../../bench/liveness/results.js';
+import { median, missedTargets, roundResolution, summariseRounds, type ArmRound } from '../../bench/liveness/results.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -51,6 +51,28 @@ describe('liveness benchmark: targets', () => {
       assert.match(missed, expected);
     }
     assert.doesNotMatch(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /event-loop/);
+  });
+});
+
+describe('liveness benchmark: summary over rounds', () => {
+  test('liveness bench: the median of an even number of rounds is the mean of the middle two, not the lower', () => {
+    assert.equal(median([6.094, -2.748]), 1.673);
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.ok(Number.isNaN(median([])));
+  });
+
+  test('liveness bench: per arm, medians of the rounds; pings to busy, false verdicts and detections are totals', () => {
+    const rounds = [
+      [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 6, cpuMsPer1000PerPeriod: 36, falsePositives: 1, detection: detection([10, 20]) })],
+      [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: -2, cpuMsPer1000PerPeriod: 30, lifetimePingsToBusy: 3, detection: detection([30]) })],
+    ];
+    const [summary] = summariseRounds(rounds);
+    assert.equal(summary!.bookkeepingMsPer1000PerPeriod, 2);
+    assert.equal(summary!.cpuMsPer1000PerPeriod, 33);
+    assert.equal(summary!.pingsToBusy, 3);
+    assert.equal(summary!.falsePositives, 1);
+    assert.deepEqual({ victims: summary!.detection!.victims, detected: summary!.detection!.detected, max: summary!.detection!.errorMs.max }, { victims: 3, detected: 3, max: 30 });
   });
 });
 
