@@ -78,7 +78,7 @@ export function median(values: number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : round((sorted[middle - 1]! + sorted[middle]!) / 2, 3);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Turns one round's raw worker reports (per arm, one per worker) into per-arm figures. */
@@ -173,7 +173,7 @@ export function summariseRounds(rounds: ArmRound[][]) {
     const rows = rounds.map((rs) => rs.find((row) => row.arm === arm)!);
     const med = (pick: (row: ArmRound) => number | null) => {
       const values = rows.map(pick).filter((v): v is number => v !== null);
-      return values.length ? median(values) : null;
+      return values.length ? round(median(values), 3) : null;
     };
     const errors = rows.flatMap((row) => row.detection?.errors ?? []);
     const detection = rows[0]!.detection;
