@@ -29,12 +29,12 @@ export interface HeartbeatOptions<Id = unknown> {
   /** How long a ping waits for any inbound byte before the connection is dead. Default 5 s. */
   timeout?: Duration;
   /**
-   * Spreads pings: each is drawn uniformly up to `jitter x interval` earlier than `interval`, so that thousands of
+   * Spreads pings: the first ping after a silence that began with traffic (or with add) comes up to
+   * `jitter x interval` earlier than `interval`, by a fraction fixed per connection, so that thousands of
    * connections that went quiet together are not pinged on the same tick. A fraction from 0 (no spreading) to
-   * below 1. Default 0.02. Jitter has a price: an idle connection is pinged every interval x (1 - jitter / 2) on
-   * average, so 0.2 costs about 11 % more pings than needed (the liveness benchmark measured 14 % with the tick);
-   * 0.02 costs 1 % and still keeps connections that went quiet together from staying in lockstep. (Sweeps are
-   * sliced, 64 pings per turn of the event loop, so a herd never blocks the loop either way.)
+   * below 1. Default 0.02. A connection that then only answers pings keeps the place its first ping gave it and is
+   * pinged once per interval (no jitter after its own pong), so the spreading costs no extra pings in the steady
+   * state. (Sweeps are also sliced, 64 pings per turn of the event loop, so a herd never blocks the loop.)
    */
   jitter?: number;
   /**

@@ -220,6 +220,44 @@ describe('HeartbeatEngine', () => {
     assert.equal(new Set(unjittered.pings.map(({ at }) => at)).size, 1, 'without jitter they all ping on the same tick');
   });
 
+  test('heartbeat: an idle peer that answers is pinged once per interval; jitter comes back with other traffic', () => {
+    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.5, tick: 100 });
+    const handles = new Map<string, HeartbeatHandle>();
+    for (let index = 0; index < 200; index++) handles.set(`peer-${index}`, engine.add(`peer-${index}`));
+    let answered = 0;
+    /** Runs the clock in 10 ms steps; every ping is answered in the step after it was sent. */
+    const run = (ms: number) => {
+      for (let elapsed = 0; elapsed < ms; elapsed += 10) {
+        const due = pings.slice(answered);
+        answered = pings.length;
+        clock.advance(10);
+        for (const ping of due) assert.equal(engine.pong(handles.get(ping.id)!, ping.nonce), true);
+      }
+    };
+    run(20_000);
+    const counted = pings.length;
+    run(80_000);
+    const perPeer = new Map<string, number[]>();
+    for (const { id, at } of pings.slice(counted)) perPeer.set(id, [...(perPeer.get(id) ?? []), at]);
+    assert.equal(perPeer.size, 200);
+    for (const [id, times] of perPeer) {
+      // The jitter chose each peer's phase once (after add); from then on a ping every interval, on the tick grid.
+      const gaps = new Set(times.slice(1).map((at, i) => at - times[i]!));
+      assert.deepEqual([...gaps], [10_000], `${id}: pings ${gaps.size === 1 ? 'every' : 'apart by'} ${[...gaps].join(', ')} ms`);
+    }
+    const phases = new Set(pings.slice(counted).map(({ at }) => at % 10_000));
+    assert.ok(phases.size >= 30, `the first pings' spread is kept: ${phases.size} ticks of the interval in use`);
+
+    // Data from every peer at once: the silence after it is not one our pings chose, so it is jittered again.
+    for (const handle of handles.values()) engine.touch(handle);
+    const touchedAt = clock.now();
+    const before = pings.length;
+    run(10_000);
+    const after = pings.slice(before).filter(({ at }) => at - touchedAt <= 10_000 && at - touchedAt > 100);
+    assert.equal(after.length, 200, 'each peer pinged once within an interval of its data');
+    assert.ok(new Set(after.map(({ at }) => at)).size >= 30, 'spread over the jitter span again');
+  });
+
   test('heartbeat: suspect then alive on late pong', () => {
     const { engine, clock, pings, events } = harness(STRICT);
     const handle = engine.add('peer');
