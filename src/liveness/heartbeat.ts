@@ -336,7 +336,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const silent = now - this.#lastActivity[slot]!;
     this.#lastActivity[slot] = now;
     const flags = this.#flags[slot]!;
-    if ((flags & ANSWERED) !== 0) this.#flags[slot] = flags & ~ANSWERED;
+    // Unconditional: a branch taken only now and then would deoptimise the hot path the first time it is taken.
+    this.#flags[slot] = flags & ~ANSWERED;
     const learned = this.#silenceSamples !== null && silent >= this.options.tick;
     if (learned) this.#learnSilence(slot, silent);
     if ((flags & STATE_MASK) === SUSPECT) this.#recover(slot, 'traffic', silent, null);
