@@ -16,11 +16,15 @@
  * connection: the arm's state over a bare socket); over the measuring window: CPU (user + system), event-loop
  * delay p50/p99/max (monitorEventLoopDelay, 10 ms resolution: a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures), pings and pings to busy connections. Bookkeeping
  * CPU = the arm's CPU minus io-floor's, whose only work beyond the traffic is one ping per idle connection per
- * period. Detection: at the window's start each client kills its victims (each sends a last message, then falls
- * silent, and nft drops every packet from or to them); error = verdict - (last message + the arm's configured
- * worst case). Connections are added to an arm spread over one period (as on a server whose clients came at
- * different times); from then on pings flow at their steady rate and the window starts. Heap and RSS per
- * connection are the arm's growth over that period minus the none arm's (the same connections, no liveness).
+ * period. Detection: each client kills its victims (each sends a last message, then falls silent, and nft drops
+ * every packet from or to them); error = verdict - (last message + the arm's configured worst case).
+ *
+ * Phases of one arm: connections are added spread over one period (as on a server whose clients came at different
+ * times), from then on pings flow at their steady rate; one more period (every arm has pinged, V8 has optimised its
+ * code); memory is measured (heap and RSS per connection: the arm's growth over those two periods minus the none
+ * arm's, the same connections with no liveness); the victims are killed, and the verdicts have the slowest arm's
+ * worst case plus a second; then the measuring window (CPU, loop delay, pings) of the same length, so that it holds
+ * the steady state and none of the first verdicts' one-off JIT work.
  *
  * Over ws (issue #8; ws-arms.ts, ws-*-worker.ts): the same measurements on real WebSocket connections (`ws` server
  * and clients) for ws-none (the baseline), ws-readme (the ws README recipe) and lifeline-ws (lifeline/ws), 10 000
@@ -145,10 +149,20 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   const before = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
   // Spread over one period, the installs leave pings flowing at their steady rate from the end of it on.
   await all(pairs, (pair) => pair.server.request('install', { arm, settings, spreadMs: settings.periodMs }));
+  // Then one more period before anything is measured: the arms that ping a period after a connection was added
+  // (lifeline, the recipe, the timers) send their first pings only now, and V8 optimises their ping and pong paths as
+  // they run. Measured at once, that warm-up (TurboFan compiling the engine and Node's write path, deopts and
+  // reopts) fell inside the window for those arms but not for io-floor, which pings from the first tick.
+  await sleep(settings.periodMs);
   const after = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
-  await all(pairs, (pair) => pair.server.request('windowStart'));
+  // The victims die before the CPU window, not in it: each arm's first verdicts run code paths V8 has not seen (it
+  // deoptimises and recompiles them, and a destroyed socket deoptimises Node's write path), a one-off cost of tens
+  // of ms per process that a window of a few periods would charge as per-period cost. Their verdicts are recorded
+  // whenever they come.
   const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;
   cut.cut();
+  await sleep(windowMs(settings));
+  await all(pairs, (pair) => pair.server.request('windowStart'));
   await sleep(windowMs(settings));
   const windows = await all(pairs, (pair) => pair.server.request<Omit<WorkerWindow, 'memoryBefore' | 'memoryAfter'>>('windowEnd'));
   cut.restore();
