@@ -47,7 +47,7 @@ import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
 import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { markdownTable, missedTargets, round, roundResolution, summariseRound, summariseRounds, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
+import { marginalHeap, markdownTable, missedTargets, round, roundResolution, summariseRound, summariseRounds, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -312,6 +312,12 @@ async function main() {
       ? missedTargets(scale.label, result.rounds, result.settings, { loopDelay: scale.loopDelayTarget })
       : missedWsChecks(scale.label, result.rounds)));
   }
+  const oneProcess = results.filter((result) => result.transport === 'tcp' && result.processes === 1);
+  const heapSlope = marginalHeap(oneProcess);
+  if (heapSlope) {
+    console.log(`\nheap per connection as a slope over ${oneProcess.map((result) => result.perProcess).join(', ')} connections in one process (the per-process constant apart):`);
+    for (const row of heapSlope) console.log(`  ${row.arm.padEnd(18)} ${String(row.bytesPerConnection).padStart(7)} B per connection, ${(row.constantBytes / 1024).toFixed(0).padStart(5)} KiB per process`);
+  }
   const micro = args['no-micro'] ? null : wheelMillion(1_000_000);
   if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry, schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);
   const out = {
@@ -320,6 +326,7 @@ async function main() {
     machine,
     workload: { busyFraction: Number(args.busy), busyMessageEvery: 'period / 4', victimsPerProcess: victims, messageBytes: 8, clientNice },
     scales: results,
+    marginalHeap: heapSlope && { scales: oneProcess.map((result) => result.label), arms: heapSlope },
     timingWheel: micro,
     missedTargets: missed,
   };

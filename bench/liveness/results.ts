@@ -201,6 +201,35 @@ export function summariseRounds(rounds: ArmRound[][]) {
   });
 }
 
+export interface MarginalHeap {
+  arm: AnyArm;
+  /** The least-squares slope of the arm's heap growth over connections: what one more connection costs. */
+  bytesPerConnection: number;
+  /** The intercept: what the arm costs a process whatever its connections (V8's compiled code for it, its timers). */
+  constantBytes: number;
+}
+
+/**
+ * Heap per connection as a slope over several scales, each in one process (the medians of heapBytesPerConnection
+ * times the connections): the per-connection figure of one scale also holds the arm's per-process constant spread
+ * over its connections, most of it at 1 000 (about 150 KB of compiled code and timers, 8 B a connection at 19 000).
+ * Null with fewer than two scales.
+ */
+export function marginalHeap(scales: { connections: number; summary: { arm: AnyArm; heapBytesPerConnection: number | null }[] }[]): MarginalHeap[] | null {
+  if (scales.length < 2) return null;
+  return scales[0]!.summary.map(({ arm }) => {
+    const points = scales.map((scale) => {
+      const perConnection = scale.summary.find((row) => row.arm === arm)?.heapBytesPerConnection ?? NaN;
+      return { x: scale.connections, y: perConnection * scale.connections };
+    });
+    const mean = (pick: (p: { x: number; y: number }) => number) => points.reduce((sum, p) => sum + pick(p), 0) / points.length;
+    const mx = mean((p) => p.x);
+    const my = mean((p) => p.y);
+    const slope = points.reduce((sum, p) => sum + (p.x - mx) * (p.y - my), 0) / points.reduce((sum, p) => sum + (p.x - mx) ** 2, 0);
+    return { arm, bytesPerConnection: round(slope, 1), constantBytes: Math.round(my - slope * mx) };
+  });
+}
+
 /** How far apart io-floor and io-floor-again (the same arm, run twice in one round) landed. */
 export interface RoundResolution {
   /** io-floor-again's CPU minus io-floor's, ms per 1000 connections per period. */

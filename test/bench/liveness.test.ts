@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
-import { median, missedTargets, roundResolution, summariseRounds, type ArmRound } from '../../bench/liveness/results.js';
+import { marginalHeap, median, missedTargets, roundResolution, summariseRounds, type ArmRound } from '../../bench/liveness/results.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -73,6 +73,26 @@ describe('liveness benchmark: summary over rounds', () => {
     assert.equal(summary!.pingsToBusy, 3);
     assert.equal(summary!.falsePositives, 1);
     assert.deepEqual({ victims: summary!.detection!.victims, detected: summary!.detection!.detected, max: summary!.detection!.errorMs.max }, { victims: 3, detected: 3, max: 30 });
+  });
+});
+
+describe('liveness benchmark: heap as a slope over scales', () => {
+  test('liveness bench: the slope separates the per-connection cost from the per-process constant', () => {
+    // 50 B per connection plus 150 000 B per process: 200 B per connection at 1 000, 57.9 at 19 000.
+    const scale = (connections: number, lifeline: number | null) => ({
+      connections,
+      summary: [
+        { arm: ArmNames.LIFELINE, heapBytesPerConnection: lifeline },
+        { arm: ArmNames.IO_FLOOR, heapBytesPerConnection: 16 },
+      ],
+    });
+    const slope = marginalHeap([scale(1_000, 200), scale(5_000, 80), scale(19_000, 150_000 / 19_000 + 50)]);
+    assert.deepEqual(slope, [
+      { arm: ArmNames.LIFELINE, bytesPerConnection: 50, constantBytes: 150_000 },
+      { arm: ArmNames.IO_FLOOR, bytesPerConnection: 16, constantBytes: 0 },
+    ]);
+    assert.equal(marginalHeap([scale(1_000, 200)]), null, 'one scale has no slope');
+    assert.ok(Number.isNaN(marginalHeap([scale(1_000, 200), scale(5_000, null)])![0]!.bytesPerConnection), 'a missing figure is not a zero');
   });
 });
 
