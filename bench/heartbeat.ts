@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { ManualClock, systemClock } from '../src/clock.js';
 import { HeartbeatEngine, type HeartbeatHandle } from '../src/liveness/heartbeat.js';
 import type { HeartbeatOptions } from '../src/liveness/heartbeat-options.js';
-import { best, nsSince, round, settledBytes } from './measure.js';
+import { best, leastSquares, nsSince, round, settledBytes } from './measure.js';
 import { wheelMillion } from './wheel-million.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -106,21 +106,10 @@ function measureMemory(label: string, options: HeartbeatOptions<number>, perConn
     /** Everything the engine holds, its fixed cost included, over the connections. */
     bytesPerConnection: round(measured[0]!.bytes / CONNECTIONS),
     /** What each further connection costs: the least-squares slope of bytes over N, 2N, 4N, 8N connections. */
-    marginalBytesPerConnection: round(slope(sizes, measured.map(({ bytes }) => bytes))),
+    marginalBytesPerConnection: round(leastSquares(sizes, measured.map(({ bytes }) => bytes)).slope),
   };
 }
 
-function slope(xs: number[], ys: number[]): number {
-  const meanX = xs.reduce((a, b) => a + b) / xs.length;
-  const meanY = ys.reduce((a, b) => a + b) / ys.length;
-  let covariance = 0;
-  let variance = 0;
-  xs.forEach((x, index) => {
-    covariance += (x - meanX) * (ys[index]! - meanY);
-    variance += (x - meanX) ** 2;
-  });
-  return covariance / variance;
-}
 
 function memoryOfNodeTimers() {
   measureNodeTimers();

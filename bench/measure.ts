@@ -12,6 +12,20 @@ export function settledBytes(): number {
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+/** The least-squares line through (xs, ys): e.g. bytes over connections, whose slope is the cost of one more. */
+export function leastSquares(xs: number[], ys: number[]): { slope: number; intercept: number } {
+  const meanX = xs.reduce((a, b) => a + b) / xs.length;
+  const meanY = ys.reduce((a, b) => a + b) / ys.length;
+  let covariance = 0;
+  let variance = 0;
+  xs.forEach((x, index) => {
+    covariance += (x - meanX) * (ys[index]! - meanY);
+    variance += (x - meanX) ** 2;
+  });
+  const slope = covariance / variance;
+  return { slope, intercept: meanY - slope * meanX };
+}
+
 export function nsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start);
 }

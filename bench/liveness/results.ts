@@ -1,4 +1,5 @@
 import { ArmNames, configuredDetectionMs as tcpDetectionMs, type ArmName, type ArmSettings } from './arms.js';
+import { leastSquares } from '../measure.js';
 import { configuredDetectionMs as wsDetectionMs, WsArmNames, type WsArmName } from './ws-arms.js';
 
 /** Any arm of either transport: raw TCP (arms.ts) or ws (ws-arms.ts). */
@@ -217,16 +218,11 @@ export interface MarginalHeap {
  */
 export function marginalHeap(scales: { connections: number; summary: { arm: AnyArm; heapBytesPerConnection: number | null }[] }[]): MarginalHeap[] | null {
   if (scales.length < 2) return null;
+  const connections = scales.map((scale) => scale.connections);
   return scales[0]!.summary.map(({ arm }) => {
-    const points = scales.map((scale) => {
-      const perConnection = scale.summary.find((row) => row.arm === arm)?.heapBytesPerConnection ?? NaN;
-      return { x: scale.connections, y: perConnection * scale.connections };
-    });
-    const mean = (pick: (p: { x: number; y: number }) => number) => points.reduce((sum, p) => sum + pick(p), 0) / points.length;
-    const mx = mean((p) => p.x);
-    const my = mean((p) => p.y);
-    const slope = points.reduce((sum, p) => sum + (p.x - mx) * (p.y - my), 0) / points.reduce((sum, p) => sum + (p.x - mx) ** 2, 0);
-    return { arm, bytesPerConnection: round(slope, 1), constantBytes: Math.round(my - slope * mx) };
+    const bytes = scales.map((scale) => (scale.summary.find((row) => row.arm === arm)?.heapBytesPerConnection ?? NaN) * scale.connections);
+    const { slope, intercept } = leastSquares(connections, bytes);
+    return { arm, bytesPerConnection: round(slope, 1), constantBytes: Math.round(intercept) };
   });
 }
 
