@@ -155,10 +155,10 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   // reopts) fell inside the window for those arms but not for io-floor, which pings from the first tick.
   await sleep(settings.periodMs);
   const after = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
-  // The victims die before the CPU window, not in it: each arm's first verdicts run code paths V8 has not seen (it
-  // deoptimises and recompiles them, and a destroyed socket deoptimises Node's write path), a one-off cost of tens
-  // of ms per process that a window of a few periods would charge as per-period cost. Their verdicts are recorded
-  // whenever they come.
+  // The victims die before the CPU window, not in it: their last messages and each arm's first verdicts run code
+  // paths V8 has not seen (it deoptimises and recompiles them, and a destroyed socket deoptimises Node's write path),
+  // a one-off cost (about 90 ms more compilation in lifeline's window than in io-floor's at 19 000) that a window of
+  // a few periods would charge as per-period cost. Their verdicts are recorded whenever they come.
   const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;
   cut.cut();
   await sleep(windowMs(settings));
