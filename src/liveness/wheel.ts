@@ -20,9 +20,9 @@ import { InvalidOptionError } from '../errors.js';
  * needs no "which bucket am I in" field. Ticks are compared like TCP sequence numbers or Linux jiffies
  * (`(a - b) | 0 <= 0`), which stays correct across the 2^32 wrap as long as no deadline is 2^31 ticks away.
  *
- * Time. Tick k ends at `origin + k * tickMs`. An entry with deadline d falls due on tick ceil((d - origin) /
- * tickMs) and expires when that tick's bucket is swept, at or after its end: never early, and at most one tick
- * late while the event loop keeps up. A deadline more than one revolution away stays in its bucket for
+ * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, the same everywhere). An entry with deadline
+ * d falls due on the first tick that ends at or after d and expires when that tick's bucket is swept, at or after
+ * its end: never early, and at most one tick late while the event loop keeps up. A deadline more than one revolution away stays in its bucket for
  * further rounds: a sweep skips entries whose due tick has not come (Netty keeps a remainingRounds counter for
  * this; comparing the stored due tick costs no extra field).
  *
@@ -178,7 +178,7 @@ export class TimingWheel {
     if (this.#size === 0 && !this.#sweeping) this.#skipIdleTicks();
     // Ticks before this one are swept already (or being swept): an entry put there would wait a full turn.
     const earliest = (this.#sweeping ? this.#sweepTick : this.#sweptTick) + 1;
-    let dueTick = Math.ceil((deadline - this.#origin) / this.tickMs);
+    let dueTick = this.#firstTickEndingBy(deadline);
     if (!(dueTick >= earliest)) dueTick = earliest;
     if (dueTick - earliest > MAX_TICKS_AHEAD) throw new RangeError(`wheel deadline ${deadline} is more than 2^31 ticks away`);
     if (wasScheduled) this.#unlink(node);
@@ -238,8 +238,28 @@ export class TimingWheel {
 
   /** The wheel was empty: nothing is due in the ticks that passed, so the sweep can start from now. */
   #skipIdleTicks(): void {
-    const current = Math.floor((this.#clock.now() - this.#origin) / this.tickMs);
+    const current = this.#lastTickEndedBy(this.#clock.now());
     if (current > this.#sweptTick) this.#sweptTick = current;
+  }
+
+  /**
+   * The last tick that has ended at `now`: the largest k with origin + k x tickMs <= now, the very sum #arm waits
+   * for. Dividing instead can round across a tick's end (origin 5.6e-17, tick 1: (1 - origin) / 1 < 1), and a timer
+   * armed for that end would find its tick not over and arm itself again for the same moment, for ever.
+   */
+  #lastTickEndedBy(now: number): number {
+    let tick = Math.floor((now - this.#origin) / this.tickMs);
+    if (this.#origin + (tick + 1) * this.tickMs <= now) tick++;
+    else if (this.#origin + tick * this.tickMs > now) tick--;
+    return tick;
+  }
+
+  /** The first tick that ends at or after `deadline`, by the same sum: never one that ends a rounding error before it. */
+  #firstTickEndingBy(deadline: number): number {
+    let tick = Math.ceil((deadline - this.#origin) / this.tickMs);
+    if (this.#origin + tick * this.tickMs < deadline) tick++;
+    else if (this.#origin + (tick - 1) * this.tickMs >= deadline) tick--;
+    return tick;
   }
 
   #arm(): void {
@@ -281,7 +301,7 @@ export class TimingWheel {
    * slices the cursor marks where to resume.
    */
   #sweep(now: number): void {
-    const target = Math.floor((now - this.#origin) / this.tickMs);
+    const target = this.#lastTickEndedBy(now);
     if (!this.#sweeping) {
       if (target <= this.#sweptTick || this.#size === 0) {
         // Woken early (timers may run a fraction of a millisecond before performance.now() says so), or empty.

@@ -46,6 +46,42 @@ describe('TimingWheel', () => {
     );
   });
 
+  test('wheel: fractional origins and ticks: never early, at most a tick late, and the timer always moves on', () => {
+    // An origin of 5.6e-17 with 1 ms ticks once made (1 - origin) / 1 round below 1: the timer armed for a tick's end
+    // found the tick not over and armed itself for the same moment again, for ever (a manual clock never moved on).
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constant(5.551115123125784e-17), fc.double({ min: 0, max: 1e6, noNaN: true })),
+        fc.oneof(fc.constant(1), fc.double({ min: 0.1, max: 500, noNaN: true })),
+        fc.array(fc.double({ min: 0, max: 2_000, noNaN: true }), { minLength: 1, maxLength: 40 }),
+        (start, tickMs, deadlines) => {
+          const clock = new ManualClock(start);
+          // The wheel runs its timer once per tick while entries wait, never twice for the same tick.
+          const ticks = Math.ceil(2_000 / tickMs) + 2;
+          let timers = 0;
+          const counting: Clock = {
+            now: () => clock.now(),
+            setTimeout: (callback, ms) => {
+              if (++timers > 2 * ticks + 2) throw new Error(`the wheel keeps arming its timer at ${clock.now()} without time moving on`);
+              return clock.setTimeout(callback, ms);
+            },
+            clearTimeout: (timer) => clock.clearTimeout(timer),
+          };
+          const { wheel, fired } = wheelOn(counting, { tickMs, buckets: 64 });
+          deadlines.forEach((deadline, entry) => wheel.schedule(entry, start + deadline));
+          clock.advance(2_000 + 2 * tickMs);
+          assert.equal(fired.length, deadlines.length);
+          for (const { entry, at } of fired) {
+            const deadline = start + deadlines[entry]!;
+            assert.ok(at >= deadline, `entry ${entry} fired early: ${at} < ${deadline}`);
+            assert.ok(at <= Math.max(deadline, start) + tickMs * (1 + 1e-9), `entry ${entry} fired late: ${at} for ${deadline}, tick ${tickMs}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   test('wheel: one clock timer for the whole wheel, armed only while entries wait', () => {
     const clock = new ManualClock();
     const { wheel } = wheelOn(clock);
