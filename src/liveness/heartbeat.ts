@@ -13,6 +13,7 @@ import { fromBfloat16, toBfloat16 } from './bfloat16.js';
 import { deviationsAtPhi, nextMean, nextVariance, phi as phiOf, sampleWeight } from './phi.js';
 import { nextRttVariance, nextSmoothedRtt, retransmissionTimeout } from './rtt.js';
 import { StallGuard, StallSources, type StallReport } from './stall-guard.js';
+import { ageOf, rangeMs, stampOf, unitsPerMsFor } from './time-stamps.js';
 import { DeathReasons } from './verdict.js';
 import { TimingWheel } from './wheel.js';
 
@@ -53,15 +54,17 @@ import { TimingWheel } from './wheel.js';
  * and one move per ping.
  *
  * Memory layout: struct-of-arrays, indexed by slot, with a free list threaded through the ping times:
- *   lastActivity, pingSentAt          Float64Array   16 B
+ *   lastActivity, pingSentAt          Uint32Array     8 B  (stamps: about 1 us, see time-stamps.ts)
  *   generation (stale-handle check)   Uint16Array     2 B
  *   flags: state, postponed, pings    Uint8Array      1 B
  *   lastRtt, smoothedRtt, rttVariance Uint16Array     6 B  (bfloat16: within 0.4 %, see bfloat16.ts)
  *   wheel entry: next, prev, due tick Int32/Uint32   12 B
  *   id                                Array slot      8 B
  *   with phi: mean, variance (Float32), samples (Uint8)  9 B
- * = 45 B per connection, 54 B with phi; no object per connection unless a per-connection sendPing is given.
+ * = 37 B per connection, 46 B with phi; no object per connection unless a per-connection sendPing is given.
  * A ping's nonce is not stored: it is a hash of the slot and the ping's send time (see #nonceOf).
+ * Times are stamps (time-stamps.ts): rounded up to a unit of about 1 us (coarser only for a maxSilence beyond 17
+ * minutes), so a silence reads at most one unit short and never long.
  */
 
 declare const handleBrand: unique symbol;
@@ -136,6 +139,10 @@ export interface HeartbeatStats<Id> {
   silentMs: number;
   lastActivityAt: number;
   pingsOutstanding: number;
+  /**
+   * When the last ping was sent; null when none was, or when that was longer ago than the engine keeps ping times
+   * (a quarter of its stamps' range, at least maxSilence: 17.5 minutes for any maxSilence up to 17 minutes).
+   */
   lastPingAt: number | null;
   /** The last ping's RTT. This and the estimates below are stored as bfloat16: within 0.4 % (the `alive` event's rttMs is exact). */
   lastRttMs: number | null;
@@ -184,6 +191,8 @@ const POSTPONED = 0b100;
 const ANSWERED = 0b1000;
 const PINGS_SHIFT = 4;
 const PINGS_MAX = 15;
+/** The ping stamp of a connection that has none (never pinged, or too long ago to keep). */
+const NO_PING = 0;
 const SLOT_LIMIT = MAX_HEARTBEAT_CONNECTIONS;
 const MAX_SAMPLES = 255;
 const MAX_BUCKETS = 4096;
@@ -227,15 +236,22 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   #count = 0;
   /** Slots below this have been used; slots from it up are fresh. */
   #highWater = 0;
-  /** First free slot, or -1. A free slot's pingSentAt holds the next free slot (-1 ends the list). */
+  /** First free slot, or -1. A free slot's pingSentAt holds the next free slot + 1 (0 ends the list). */
   #freeHead = -1;
   /** Pings sent so far (a check that sent one counts PING_STEPS of its sweep's slice). */
   #pingsSent = 0;
   /** When the wheel's timer last ran: a sweep that runs long is a stall too. */
   #timerRanAt = Infinity;
 
-  #lastActivity = new Float64Array(0);
-  #pingSentAt = new Float64Array(0);
+  /** Stamps (time-stamps.ts); a ping stamp of NO_PING: none sent, or its stamp was cleared as too old. */
+  #lastActivity = new Uint32Array(0);
+  #pingSentAt = new Uint32Array(0);
+  readonly #epoch: number;
+  readonly #unitsPerMs: number;
+  /** Stamps older than this are clamped (last activity) or cleared (pings), every #stampPassEveryMs. */
+  readonly #stampMaxAgeMs: number;
+  readonly #stampPassEveryMs: number;
+  #nextStampPassAt: number;
   #generation = new Uint16Array(0);
   #flags = new Uint8Array(0);
   /** RTT estimates as bfloat16 (NaN before the first sample). */
@@ -260,6 +276,11 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     this.#pingMinIdle = resolved.interval - resolved.tick - this.#jitterSpan;
     this.#jitterSeed = Math.floor(resolved.random() * 2 ** 32) >>> 0;
     this.#guard = resolved.stallThreshold === false ? null : new StallGuard(resolved.stallThreshold);
+    this.#epoch = resolved.clock.now();
+    this.#unitsPerMs = unitsPerMsFor(resolved.maxSilence);
+    this.#stampMaxAgeMs = rangeMs(this.#unitsPerMs) / 4;
+    this.#stampPassEveryMs = rangeMs(this.#unitsPerMs) / 8;
+    this.#nextStampPassAt = this.#epoch + this.#stampPassEveryMs;
     this.#wheel = new TimingWheel({
       clock: resolved.clock,
       tickMs: resolved.tick,
@@ -306,8 +327,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     }
     const slot = this.#allocate();
     const now = this.#clock.now();
-    this.#lastActivity[slot] = now;
-    this.#pingSentAt[slot] = -Infinity;
+    this.#lastActivity[slot] = this.#stamp(now);
+    this.#pingSentAt[slot] = NO_PING;
     this.#flags[slot] = ALIVE;
     this.#lastRtt[slot] = NO_RTT;
     this.#smoothedRtt[slot] = NO_RTT;
@@ -333,15 +354,17 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const slot = this.#slotOf(handle);
     if (slot < 0) return false;
     const now = this.#clock.now();
-    const silent = now - this.#lastActivity[slot]!;
-    this.#lastActivity[slot] = now;
+    const previous = this.#lastActivity[slot]!;
+    this.#lastActivity[slot] = this.#stamp(now);
     const flags = this.#flags[slot]!;
     // Unconditional: a branch taken only now and then would deoptimise the hot path the first time it is taken.
     this.#flags[slot] = flags & ~ANSWERED;
+    if (this.#silenceSamples === null && (flags & STATE_MASK) !== SUSPECT) return true;
+    const silent = this.#ago(previous, now);
     const learned = this.#silenceSamples !== null && silent >= this.options.tick;
     if (learned) this.#learnSilence(slot, silent);
     if ((flags & STATE_MASK) === SUSPECT) this.#recover(slot, 'traffic', silent, null);
-    if (learned) this.#bringPhiCheckForward(slot, handle);
+    if (learned) this.#bringPhiCheckForward(slot, handle, now);
     return true;
   }
 
@@ -357,19 +380,19 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const flags = this.#flags[slot]!;
     let rtt: number | null = null;
     if (flags >> PINGS_SHIFT > 0 && nonce === this.#nonceOf(slot)) {
-      rtt = now - this.#pingSentAt[slot]!;
+      rtt = this.#ago(this.#pingSentAt[slot]!, now);
       const srtt = fromBfloat16(this.#smoothedRtt[slot]!);
       this.#rttVariance[slot] = toBfloat16(nextRttVariance(fromBfloat16(this.#rttVariance[slot]!), srtt, rtt));
       this.#smoothedRtt[slot] = toBfloat16(nextSmoothedRtt(srtt, rtt));
       this.#lastRtt[slot] = toBfloat16(rtt);
     }
-    const silent = now - this.#lastActivity[slot]!;
-    this.#lastActivity[slot] = now;
+    const silent = this.#ago(this.#lastActivity[slot]!, now);
+    this.#lastActivity[slot] = this.#stamp(now);
     this.#flags[slot] = (flags & STATE_MASK) | (rtt === null ? 0 : ANSWERED);
     const learned = this.#silenceSamples !== null && silent >= this.options.tick;
     if (learned) this.#learnSilence(slot, silent);
     if ((flags & STATE_MASK) === SUSPECT) this.#recover(slot, 'pong', silent, rtt);
-    if (learned) this.#bringPhiCheckForward(slot, handle);
+    if (learned) this.#bringPhiCheckForward(slot, handle, now);
     else if (rtt !== null) this.#rescheduleAnswered(slot, handle, now);
     return rtt !== null;
   }
@@ -406,12 +429,13 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const slot = this.#slotOf(handle);
     if (slot < 0) return undefined;
     const now = this.#clock.now();
-    const pingAt = this.#pingSentAt[slot]!;
+    const pingAt = this.#pingTime(slot, now);
+    const silentMs = this.#ago(this.#lastActivity[slot]!, now);
     const stats: HeartbeatStats<Id> = {
       id: this.#ids[slot] as Id,
       state: (this.#flags[slot]! & STATE_MASK) === SUSPECT ? HeartbeatStates.SUSPECT : HeartbeatStates.ALIVE,
-      silentMs: now - this.#lastActivity[slot]!,
-      lastActivityAt: this.#lastActivity[slot]!,
+      silentMs,
+      lastActivityAt: now - silentMs,
       pingsOutstanding: this.#pingsOutstanding(slot),
       lastPingAt: pingAt === -Infinity ? null : pingAt,
       lastRttMs: rttOrNull(this.#lastRtt[slot]!),
@@ -442,6 +466,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
 
   readonly #onWheelTimer = (expectedAt: number, firedAt: number): void => {
     this.#timerRanAt = firedAt;
+    if (firedAt >= this.#nextStampPassAt) this.#clampOldStamps(firedAt);
     if (this.#guard !== null) this.#reportStall(this.#guard.observeTimer(expectedAt, firedAt));
   };
 
@@ -476,9 +501,9 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const { maxSilence, timeout } = this.options;
     const generation = this.#generation[slot]!;
     const stallEnd = this.#stallEndedAt();
-    const last = this.#lastActivity[slot]!;
+    const last = this.#activityTime(slot, now);
     let pings = this.#pingsOutstanding(slot);
-    let pingAt = this.#pingSentAt[slot]!;
+    let pingAt = this.#pingTime(slot, now);
     const fresh = pings > 0 && pingAt >= stallEnd;
 
     if (now - last >= maxSilence) {
@@ -497,7 +522,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     if ((this.#flags[slot]! & STATE_MASK) === ALIVE) {
       let cause: SuspicionCause | null = null;
       if (fresh && now - pingAt >= this.#rto(slot)) cause = SuspicionCauses.PING_OVERDUE;
-      else if (this.#phi && now >= this.#phiCrossesAt(slot)) cause = SuspicionCauses.PHI;
+      else if (this.#phi && now >= this.#phiCrossesAt(slot, now)) cause = SuspicionCauses.PHI;
       if (cause !== null) {
         this.#flags[slot] = (this.#flags[slot]! & ~STATE_MASK) | SUSPECT;
         this.emit('suspect', this.#suspectEvidence(slot, now, cause));
@@ -512,8 +537,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
 
     // Read again: a listener may have touched the connection.
     pings = this.#pingsOutstanding(slot);
-    pingAt = this.#pingSentAt[slot]!;
-    const lastNow = this.#lastActivity[slot]!;
+    pingAt = this.#pingTime(slot, now);
+    const lastNow = this.#activityTime(slot, now);
     if (pings === 0) {
       if (now >= this.#pingDueAt(slot, lastNow)) this.#sendPing(slot, now);
     } else if (pingAt < stallEnd) {
@@ -533,9 +558,9 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    */
   #nextCheckAt(slot: number, now: number): number {
     const { interval, timeout, maxSilence } = this.options;
-    const last = this.#lastActivity[slot]!;
+    const last = this.#activityTime(slot, now);
     const pings = this.#pingsOutstanding(slot);
-    const pingAt = this.#pingSentAt[slot]!;
+    const pingAt = this.#pingTime(slot, now);
     const alive = (this.#flags[slot]! & STATE_MASK) === ALIVE;
     // The verdict also waits until the last ping had its full timeout.
     let at = pings === 0 ? last + maxSilence : Math.max(last + maxSilence, pingAt + timeout);
@@ -548,7 +573,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
       if (alive && (this.#phi !== false || this.listenerCount('suspect') > 0)) at = earlier(at, pingAt + this.#rto(slot), now);
       if (pingAt + interval + timeout <= last + maxSilence) at = earlier(at, pingAt + interval, now);
     }
-    if (this.#phi && alive) at = earlier(at, this.#phiCrossesAt(slot), now);
+    if (this.#phi && alive) at = earlier(at, this.#phiCrossesAt(slot, now), now);
     return at;
   }
 
@@ -568,9 +593,9 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const { interval, timeout, maxSilence } = this.options;
     const flags = this.#flags[slot]!;
     this.#flags[slot] = (flags & ~STATE_MASK) | DEAD;
-    const silentMs = now - this.#lastActivity[slot]!;
+    const silentMs = this.#ago(this.#lastActivity[slot]!, now);
     const pingsOutstanding = flags >> PINGS_SHIFT;
-    const lastPingAgoMs = now - this.#pingSentAt[slot]!;
+    const lastPingAgoMs = now - this.#pingTime(slot, now);
     const postponedByStall = (flags & POSTPONED) !== 0;
     const pingWord = pingsOutstanding === 1 ? 'ping' : 'pings';
     const evidence: HeartbeatDeadPeer<Id> = {
@@ -609,9 +634,9 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
       id: this.#ids[slot] as Id,
       handle: this.#handleOf(slot),
       because,
-      silentMs: now - this.#lastActivity[slot]!,
+      silentMs: this.#ago(this.#lastActivity[slot]!, now),
       pingsOutstanding: pings,
-      pingWaitingMs: pings > 0 ? now - this.#pingSentAt[slot]! : null,
+      pingWaitingMs: pings > 0 ? now - this.#pingTime(slot, now) : null,
       rtoMs: this.#rto(slot),
     };
     if (this.#phi) evidence.phi = this.#phiAt(slot, now);
@@ -620,7 +645,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
 
   #sendPing(slot: number, now: number): void {
     this.#pingsSent++;
-    this.#pingSentAt[slot] = now;
+    this.#pingSentAt[slot] = this.#pingStamp(now);
     const nonce = this.#nonceOf(slot);
     const flags = this.#flags[slot]!;
     this.#flags[slot] = (flags & (STATE_MASK | POSTPONED)) | (Math.min(PINGS_MAX, (flags >> PINGS_SHIFT) + 1) << PINGS_SHIFT);
@@ -640,7 +665,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    */
   #pingsOutstanding(slot: number): number {
     const pings = this.#flags[slot]! >> PINGS_SHIFT;
-    if (pings > 0 && this.#lastActivity[slot]! >= this.#pingSentAt[slot]!) {
+    // Stamps compare like TCP sequence numbers: both are younger than half their range.
+    if (pings > 0 && ((this.#lastActivity[slot]! - this.#pingSentAt[slot]!) | 0) >= 0) {
       this.#flags[slot] = this.#flags[slot]! & STATE_MASK;
       return 0;
     }
@@ -654,9 +680,54 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    * 0 for "no nonce".
    */
   #nonceOf(slot: number): number {
-    sendTime[0] = this.#pingSentAt[slot]!;
-    const nonce = mix32(sendTimeWords[0]! ^ mix32(sendTimeWords[1]! ^ this.#jitterSeed ^ Math.imul(slot, 0x9e37_79b1)));
+    const nonce = mix32(this.#pingSentAt[slot]! ^ mix32(this.#jitterSeed ^ Math.imul(slot, 0x9e37_79b1)));
     return nonce === 0 ? 1 : nonce;
+  }
+
+  #stamp(now: number): number {
+    return stampOf(now, this.#epoch, this.#unitsPerMs);
+  }
+
+  /** A ping's stamp: never NO_PING (a ping stamped at a multiple of the range is stamped one unit later). */
+  #pingStamp(now: number): number {
+    const stamp = this.#stamp(now);
+    return stamp >>> 0 === NO_PING ? stamp + 1 : stamp;
+  }
+
+  #ago(stamp: number, now: number): number {
+    return ageOf(stamp, now, this.#epoch, this.#unitsPerMs);
+  }
+
+  #activityTime(slot: number, now: number): number {
+    return now - this.#ago(this.#lastActivity[slot]!, now);
+  }
+
+  /** When the connection's last ping was sent; -Infinity for none. */
+  #pingTime(slot: number, now: number): number {
+    const stamp = this.#pingSentAt[slot]!;
+    return stamp === NO_PING ? -Infinity : now - this.#ago(stamp, now);
+  }
+
+  /**
+   * Keeps every stamp young enough to read back exactly (time-stamps.ts): every eighth of the range, a stamp older
+   * than a quarter of it (at least maxSilence, so no decision needs it) is moved up (last activity: the silence
+   * reads shorter, so a verdict can only come later) or cleared (a ping: it no longer counts as sent, so the engine
+   * pings afresh before any verdict). Only a connection left silent and unjudged that long has one: a stalled
+   * process, or a busy connection's last ping. O(connections), once every 8 minutes or more.
+   */
+  #clampOldStamps(now: number): void {
+    this.#nextStampPassAt = now + this.#stampPassEveryMs;
+    const maxAge = this.#stampMaxAgeMs;
+    const oldest = this.#stamp(now - maxAge);
+    for (let slot = 0; slot < this.#highWater; slot++) {
+      if (!this.#isFollowed(slot)) continue;
+      if (this.#ago(this.#lastActivity[slot]!, now) > maxAge) this.#lastActivity[slot] = oldest;
+      const ping = this.#pingSentAt[slot]!;
+      if (ping !== NO_PING && this.#ago(ping, now) > maxAge) {
+        this.#pingSentAt[slot] = NO_PING;
+        this.#flags[slot] = this.#flags[slot]! & ~(PINGS_MAX << PINGS_SHIFT);
+      }
+    }
   }
 
   #rto(slot: number): number {
@@ -682,12 +753,12 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    * first samples replace a cautious first estimate): then the check moves earlier, an O(1) move in the wheel.
    * The one case where inbound traffic moves a connection's entry, at most once per tick of silence.
    */
-  #bringPhiCheckForward(slot: number, handle: HeartbeatHandle): void {
+  #bringPhiCheckForward(slot: number, handle: HeartbeatHandle, now: number): void {
     // An `alive` listener may have removed the connection, or removed it and added another in its slot.
     if (this.#slotOf(handle) !== slot || (this.#flags[slot]! & STATE_MASK) !== ALIVE) return;
     const scheduled = this.#wheel.expiresAt(slot);
     if (scheduled === undefined) return; // being checked right now: the check schedules itself
-    const crossing = this.#phiCrossesAt(slot);
+    const crossing = this.#phiCrossesAt(slot, now);
     if (crossing < scheduled) this.#wheel.schedule(slot, crossing);
   }
 
@@ -714,19 +785,19 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   }
 
   /** Silence is counted from the last activity, or from the end of the last stall if that is later. */
-  #phiSilenceStart(slot: number): number {
-    return Math.max(this.#lastActivity[slot]!, this.#stallEndedAt());
+  #phiSilenceStart(slot: number, now: number): number {
+    return Math.max(this.#activityTime(slot, now), this.#stallEndedAt());
   }
 
   #phiAt(slot: number, now: number): number {
     const { mean, deviation } = this.#silenceModel(slot);
-    return phiOf(now - this.#phiSilenceStart(slot), mean, deviation);
+    return phiOf(now - this.#phiSilenceStart(slot, now), mean, deviation);
   }
 
   /** When phi will reach its threshold if nothing arrives. */
-  #phiCrossesAt(slot: number): number {
+  #phiCrossesAt(slot: number, now: number): number {
     const { mean, deviation } = this.#silenceModel(slot);
-    return this.#phiSilenceStart(slot) + mean + deviation * this.#phiDeviations;
+    return this.#phiSilenceStart(slot, now) + mean + deviation * this.#phiDeviations;
   }
 
   #isFollowed(slot: number): boolean {
@@ -749,7 +820,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   #allocate(): number {
     if (this.#freeHead >= 0) {
       const slot = this.#freeHead;
-      this.#freeHead = this.#pingSentAt[slot]!;
+      this.#freeHead = this.#pingSentAt[slot]! - 1;
       return slot;
     }
     if (this.#highWater === this.#capacity) this.#grow(this.#capacity + 1);
@@ -762,7 +833,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     this.#flags[slot] = FREE;
     this.#ids[slot] = undefined;
     if (this.#senders !== null) this.#senders[slot] = undefined;
-    this.#pingSentAt[slot] = this.#freeHead;
+    this.#pingSentAt[slot] = this.#freeHead + 1;
     this.#freeHead = slot;
     this.#count--;
   }
@@ -770,8 +841,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   #grow(minimum: number): void {
     if (minimum > SLOT_LIMIT) throw new RangeError(`a heartbeat engine follows at most ${SLOT_LIMIT} connections`);
     const capacity = Math.min(SLOT_LIMIT, Math.max(minimum, this.#capacity * 2, 16));
-    this.#lastActivity = resized(this.#lastActivity, new Float64Array(capacity));
-    this.#pingSentAt = resized(this.#pingSentAt, new Float64Array(capacity));
+    this.#lastActivity = resized(this.#lastActivity, new Uint32Array(capacity));
+    this.#pingSentAt = resized(this.#pingSentAt, new Uint32Array(capacity));
     this.#generation = resized(this.#generation, new Uint16Array(capacity));
     this.#flags = resized(this.#flags, new Uint8Array(capacity));
     this.#lastRtt = resized(this.#lastRtt, new Uint16Array(capacity));
@@ -807,9 +878,6 @@ function rttOrNull(stored: number): number | null {
 }
 
 const NO_RTT = toBfloat16(NaN);
-/** Scratch for #nonceOf: a ping's send time and its two 32-bit words. */
-const sendTime = new Float64Array(1);
-const sendTimeWords = new Uint32Array(sendTime.buffer);
 
 /** murmur3's 32-bit finalizer: every input bit moves every output bit. */
 function mix32(value: number): number {
