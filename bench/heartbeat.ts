@@ -325,9 +325,9 @@ function calibrationNsPerIteration(): number {
 async function main() {
   const calibrationBefore = calibrationNsPerIteration();
   const layout = {
-    bytesPerSlot: 8 + 8 + 2 + 1 + 2 * 3 + 12 + 8,
-    bytesPerSlotWithPhi: 8 + 8 + 2 + 1 + 2 * 3 + 12 + 8 + 4 + 4 + 1,
-    note: 'lastActivity, pingSentAt (Float64); generation (Uint16); flags (Uint8); lastRtt, SRTT, RTTVAR (bfloat16 in Uint16); wheel next, prev, due (Int32/Uint32); id (array slot); phi: mean, variance (Float32), samples (Uint8). The nonce is not stored (a hash of the slot and the send time)',
+    bytesPerSlot: 4 + 4 + 2 + 1 + 2 * 3 + 12 + 8,
+    bytesPerSlotWithPhi: 4 + 4 + 2 + 1 + 2 * 3 + 12 + 8 + 4 + 4 + 1,
+    note: 'lastActivity, pingSentAt (32-bit stamps, Uint32); generation (Uint16); flags (Uint8); lastRtt, SRTT, RTTVAR (bfloat16 in Uint16); wheel next, prev, due (Int32/Uint32); id (array slot); phi: mean, variance (Float32), samples (Uint8). The nonce is not stored (a hash of the slot and the send stamp)',
   };
   const engineMemory = [
     memoryOf('exact capacity (initialCapacity = connections)', { initialCapacity: CONNECTIONS }, false),

@@ -41,7 +41,7 @@ import { TimingWheel } from './wheel.js';
  * - dead (reason `heartbeat-timeout`): silent for `maxSilence` (default interval + timeout) AND the last ping
  *   was unanswered for a full `timeout`. The engine then forgets the connection (its handle becomes invalid).
  * Without stalls, the verdict comes at the first tick at or after lastActivity + maxSilence: never early, at most
- * one tick late.
+ * one tick late (plus at most one stamp unit, 1/1024 ms, by which a stamp rounds the last activity up).
  *
  * Stall guard: if this process stalled (the wheel's timer ran late, a sweep ran long, or the caller reported event
  * loop delay), pongs may be waiting unread in our own socket buffers. No verdict is then based on a ping sent
