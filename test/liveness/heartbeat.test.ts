@@ -449,6 +449,33 @@ describe('HeartbeatEngine', () => {
     assert.equal(engine.state(healthy), 'alive');
   });
 
+  test('heartbeat: a stall longer than the stamps\' range (3 hours at maxSilence 15 min) convicts no healthy peer, and a silent one after a fresh timeout', () => {
+    const MINUTE = 60_000;
+    const { engine, clock, pings, events } = harness(
+      { interval: 10 * MINUTE, timeout: 5 * MINUTE, jitter: 0, tick: MINUTE },
+      new StallingClock(),
+    );
+    const silent = engine.add('silent');
+    const healthy = engine.add('healthy');
+    clock.advance(9 * MINUTE + 1);
+    assert.equal(pings.length, 2);
+    const healthyPing = pings.find(({ id }) => id === 'healthy')!;
+    // Frozen for 3 hours (a VM paused, SIGSTOP): the stamps' range is 69.9 minutes, so they wrap twice meanwhile.
+    clock.stall(180 * MINUTE);
+    const stallEnd = clock.now();
+    assert.equal(events.stall.length, 1);
+    assert.equal(events.dead.length, 0, 'no verdict from evidence gathered across the stall');
+    assert.equal(pings.length, 4, 'a fresh ping to each, sent after the stall');
+    engine.pong(healthy, healthyPing.nonce); // read at last: traffic, though no RTT sample (a newer ping is out)
+    clock.advance(6 * MINUTE);
+    assert.deepEqual(events.dead.map(({ event }) => event.handle), [silent]);
+    const { at, event } = events.dead[0]!;
+    assert.ok(at >= stallEnd + 5 * MINUTE && at <= stallEnd + 6 * MINUTE, `dead at ${at}, the stall ended at ${stallEnd}`);
+    assert.equal(event.postponedByStall, true);
+    assert.equal(engine.state(healthy), 'alive');
+    assert.equal(engine.stats(healthy)!.silentMs, 6 * MINUTE, 'silent since the pong read after the stall');
+  });
+
   test('heartbeat: without the stall guard, the same stall convicts a healthy peer (why the guard exists)', () => {
     const { engine, clock, pings, events } = harness({ ...STRICT, stallThreshold: false }, new StallingClock());
     const healthy = engine.add('healthy');
