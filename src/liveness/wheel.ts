@@ -20,10 +20,10 @@ import { InvalidOptionError } from '../errors.js';
  * needs no "which bucket am I in" field. Ticks are compared like TCP sequence numbers or Linux jiffies
  * (`(a - b) | 0 <= 0`), which stays correct across the 2^32 wrap as long as no deadline is 2^31 ticks away.
  *
- * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, the same everywhere). An entry with deadline
- * d falls due on the first tick that ends at or after d and expires when that tick's bucket is swept, at or after
- * its end: never early, and at most one tick late while the event loop keeps up. A deadline more than one revolution away stays in its bucket for
- * further rounds: a sweep skips entries whose due tick has not come (Netty keeps a remainingRounds counter for
+ * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, #endOf, the same everywhere). An entry with
+ * deadline d falls due on the first tick that ends at or after d and expires when that tick's bucket is swept, at
+ * or after its end: never early, and at most one tick late while the event loop keeps up. A deadline more than one
+ * revolution away stays in its bucket for further rounds: a sweep skips entries whose due tick has not come (Netty keeps a remainingRounds counter for
  * this; comparing the stored due tick costs no extra field).
  *
  * Slicing. A sweep takes at most `sliceSize` steps (an entry examined or expired, or an empty bucket, is one step;
@@ -219,7 +219,7 @@ export class TimingWheel {
     if (!this.isScheduled(entry)) return undefined;
     const reference = this.#sweeping ? this.#sweepTick : this.#sweptTick;
     const dueTick = reference + ((this.#due[this.#firstEntry + entry]! - (reference >>> 0)) | 0);
-    return this.#origin + dueTick * this.tickMs;
+    return this.#endOf(dueTick);
   }
 
   /** Unschedules everything and releases the clock timer; the wheel cannot be used afterwards. */
@@ -249,22 +249,27 @@ export class TimingWheel {
    */
   #lastTickEndedBy(now: number): number {
     let tick = Math.floor((now - this.#origin) / this.tickMs);
-    if (this.#origin + (tick + 1) * this.tickMs <= now) tick++;
-    else if (this.#origin + tick * this.tickMs > now) tick--;
+    if (this.#endOf(tick + 1) <= now) tick++;
+    else if (this.#endOf(tick) > now) tick--;
     return tick;
   }
 
   /** The first tick that ends at or after `deadline`, by the same sum: never one that ends a rounding error before it. */
   #firstTickEndingBy(deadline: number): number {
     let tick = Math.ceil((deadline - this.#origin) / this.tickMs);
-    if (this.#origin + tick * this.tickMs < deadline) tick++;
-    else if (this.#origin + (tick - 1) * this.tickMs >= deadline) tick--;
+    if (this.#endOf(tick) < deadline) tick++;
+    else if (this.#endOf(tick - 1) >= deadline) tick--;
     return tick;
+  }
+
+  /** When tick k ends: the one place that computes it, so that arming, sweeping and scheduling agree to the bit. */
+  #endOf(tick: number): number {
+    return this.#origin + tick * this.tickMs;
   }
 
   #arm(): void {
     if (this.#timer !== undefined || this.#stopped || this.#size === 0 || this.#sweeping) return;
-    const at = this.#origin + (this.#sweptTick + 1) * this.tickMs;
+    const at = this.#endOf(this.#sweptTick + 1);
     this.#setTimer(at, Math.max(0, at - this.#clock.now()));
   }
 
