@@ -110,7 +110,6 @@ function measureMemory(label: string, options: HeartbeatOptions<number>, perConn
   };
 }
 
-
 function memoryOfNodeTimers() {
   measureNodeTimers();
   const runs = [0, 1, 2].map(() => measureNodeTimers());

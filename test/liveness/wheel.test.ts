@@ -20,6 +20,18 @@ function wheelOn(clock: Clock & { now(): number }, options: Partial<TimingWheelO
   return { wheel, fired };
 }
 
+/** A clock on `manual` that shows `onArm` the delay of every timer before arming it; `now` may run ahead of it. */
+function watchedClock(manual: ManualClock, onArm: (ms: number) => void, now = () => manual.now()): Clock {
+  return {
+    now,
+    setTimeout: (callback: () => void, ms: number): ClockTimer => {
+      onArm(ms);
+      return manual.setTimeout(callback, ms);
+    },
+    clearTimeout: (timer) => manual.clearTimeout(timer),
+  };
+}
+
 /** Every entry fired exactly once, never before its deadline (start + its offset), and `inTime` by the test's bound. */
 function assertEachFiredOnce(fired: Fired, deadlines: number[], start: number, inTime: (at: number, deadline: number) => boolean): void {
   assert.equal(fired.length, deadlines.length);
@@ -65,14 +77,9 @@ describe('TimingWheel', () => {
           // The wheel runs its timer once per tick while entries wait, never twice for the same tick.
           const ticks = Math.ceil(2_000 / tickMs) + 2;
           let timers = 0;
-          const counting: Clock = {
-            now: () => clock.now(),
-            setTimeout: (callback, ms) => {
-              if (++timers > 2 * ticks + 2) throw new Error(`the wheel keeps arming its timer at ${clock.now()} without time moving on`);
-              return clock.setTimeout(callback, ms);
-            },
-            clearTimeout: (timer) => clock.clearTimeout(timer),
-          };
+          const counting = watchedClock(clock, () => {
+            if (++timers > 2 * ticks + 2) throw new Error(`the wheel keeps arming its timer at ${clock.now()} without time moving on`);
+          });
           const { wheel, fired } = wheelOn(counting, { tickMs, buckets: 64 });
           deadlines.forEach((deadline, entry) => wheel.schedule(entry, start + deadline));
           clock.advance(2_000 + 2 * tickMs);
@@ -153,14 +160,9 @@ describe('TimingWheel', () => {
   test('wheel: a sweep examines at most sliceSize entries, then yields to the event loop', () => {
     const yields: number[] = [];
     const manual = new ManualClock();
-    const clock: Clock = {
-      now: () => manual.now(),
-      setTimeout: (callback: () => void, ms: number): ClockTimer => {
-        if (ms === 0) yields.push(manual.now());
-        return manual.setTimeout(callback, ms);
-      },
-      clearTimeout: (timer) => manual.clearTimeout(timer),
-    };
+    const clock = watchedClock(manual, (ms) => {
+      if (ms === 0) yields.push(manual.now());
+    });
     const expiredPerTurn: number[] = [];
     let current = 0;
     const wheel = new TimingWheel({
@@ -182,14 +184,9 @@ describe('TimingWheel', () => {
   test('wheel: an expiry that charges extra steps (I/O) shortens its slice', () => {
     const manual = new ManualClock();
     let yields = 0;
-    const clock: Clock = {
-      now: () => manual.now(),
-      setTimeout: (callback: () => void, ms: number): ClockTimer => {
-        if (ms === 0) yields++;
-        return manual.setTimeout(callback, ms);
-      },
-      clearTimeout: (timer) => manual.clearTimeout(timer),
-    };
+    const clock = watchedClock(manual, (ms) => {
+      if (ms === 0) yields++;
+    });
     const expiredPerTurn: number[] = [];
     let current = 0;
     const wheel: TimingWheel = new TimingWheel({
@@ -219,14 +216,13 @@ describe('TimingWheel', () => {
     // Time moves on only while entries expire: each one "writes" and takes 0.3 ms.
     let spent = 0;
     let yields = 0;
-    const clock: Clock = {
-      now: () => manual.now() + spent,
-      setTimeout: (callback, ms) => {
+    const clock = watchedClock(
+      manual,
+      (ms) => {
         if (ms === 0) yields++;
-        return manual.setTimeout(callback, ms);
       },
-      clearTimeout: (timer) => manual.clearTimeout(timer),
-    };
+      () => manual.now() + spent,
+    );
     let current = 0;
     const expiredPerTurn: number[] = [];
     const wheel: TimingWheel = new TimingWheel({
