@@ -44,8 +44,9 @@ export interface HeartbeatOptions<Id = unknown> {
    */
   maxSilence?: Duration;
   /**
-   * The timing wheel's tick: the resolution of every deadline (verdicts come at most one tick late). At most half
-   * of `timeout` and of `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller.
+   * The timing wheel's tick: the resolution of the pings' schedule (a ping goes out at the end of the tick it falls
+   * due in; verdicts are timed exactly, see HeartbeatEngine). At most half of `timeout` and of
+   * `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller.
    */
   tick?: Duration;
   /** Also suspect connections by phi accrual (adaptive, from each peer's history). `true` uses DEFAULT_PHI_OPTIONS. Default off. */

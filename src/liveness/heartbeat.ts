@@ -10,6 +10,7 @@ import {
   type ResolvedPhiOptions,
 } from './heartbeat-options.js';
 import { fromBfloat16, toBfloat16 } from './bfloat16.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import { deviationsAtPhi, nextMean, nextVariance, phi as phiOf, sampleWeight } from './phi.js';
 import { nextRttVariance, nextSmoothedRtt, retransmissionTimeout } from './rtt.js';
 import { StallGuard, StallSources, type StallReport } from './stall-guard.js';
@@ -40,8 +41,10 @@ import { TimingWheel } from './wheel.js';
  * - alive: a suspect connection sent something (a pong or any byte).
  * - dead (reason `heartbeat-timeout`): silent for `maxSilence` (default interval + timeout) AND the last ping
  *   was unanswered for a full `timeout`. The engine then forgets the connection (its handle becomes invalid).
- * Without stalls, the verdict comes at the first tick at or after lastActivity + maxSilence: never early, at most
- * one tick late (plus at most one stamp unit, 1/1024 ms, by which a stamp rounds the last activity up).
+ * Without stalls, the verdict comes at lastActivity + maxSilence (or when the last ping's timeout ends, if later),
+ * as late as the process runs its timers: never early, and not rounded to the wheel's tick (the check a tick before
+ * hands the connection to an exact timer, see #schedule); plus at most two stamp units (about 2 us: a stamp rounds
+ * the last activity up, and the exact check comes a unit after the deadline so that rounding never makes it early).
  *
  * Stall guard: if this process stalled (the wheel's timer ran late, a sweep ran long, or the caller reported event
  * loop delay), pongs may be waiting unread in our own socket buffers. No verdict is then based on a ping sent
@@ -49,7 +52,8 @@ import { TimingWheel } from './wheel.js';
  *
  * Cost: `touch` stamps a time (plus, only when phi is on, one running-average update for silences longer than a
  * tick, which may move the check earlier); no timer is re-armed per message. Every connection has ONE entry in a shared hashed timing wheel, which
- * runs on one clock timer. An entry is moved only when it falls due or when a pong answers the last ping: a busy
+ * runs on one clock timer (and, in the last tick before their verdicts, the dying wait on a second one, a heap of exact
+ * deadlines). An entry is moved only when it falls due or when a pong answers the last ping: a busy
  * connection costs one check per `interval` (like Netty's IdleStateHandler), an idle one that answers one check
  * and one move per ping.
  *
@@ -208,6 +212,10 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   readonly options: Readonly<ResolvedHeartbeatOptions<Id>>;
   readonly #clock: Clock;
   readonly #wheel: TimingWheel;
+  /** Checks in the last tick before a verdict, at their exact time (the wheel would be up to a tick late). */
+  readonly #verdicts: DeadlineHeap;
+  /** The slot being checked now, or -1: its entry is in neither the wheel nor the heap, and the check reschedules it. */
+  #checking = -1;
   readonly #guard: StallGuard | null;
   readonly #phi: ResolvedPhiOptions | false;
   /** How many standard deviations past the mean phi reaches its threshold (the same for every peer). */
@@ -218,7 +226,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    * every check agrees on when a connection's ping is due, so a check that runs early or late never pings early
    * (a fresh draw per check did: the benchmark saw idle connections pinged 11 % more often than once an interval).
    * The wheel sweeps a tick at its end, so the ping is never later than `interval`, and its full timeout still ends
-   * by maxSilence (the verdict stays within one tick).
+   * by maxSilence (the verdict is not put off).
    *
    * The jitter is left out when the silence began with the pong to our own last ping (the ANSWERED flag): that
    * moment was set by the previous ping, which was already spread, so the connection keeps its place on the tick
@@ -248,6 +256,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   #pingSentAt = new Uint32Array(0);
   readonly #epoch: number;
   readonly #unitsPerMs: number;
+  /** One stamp unit in ms: the resolution of every time the engine keeps (time-stamps.ts). */
+  readonly #stampUnitMs: number;
   /** Stamps older than this are clamped (last activity) or cleared (pings), every #stampPassEveryMs. */
   readonly #stampMaxAgeMs: number;
   readonly #stampPassEveryMs: number;
@@ -278,6 +288,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     this.#guard = resolved.stallThreshold === false ? null : new StallGuard(resolved.stallThreshold);
     this.#epoch = resolved.clock.now();
     this.#unitsPerMs = unitsPerMsFor(resolved.maxSilence);
+    this.#stampUnitMs = 1 / this.#unitsPerMs;
     this.#stampMaxAgeMs = rangeMs(this.#unitsPerMs) / 4;
     this.#stampPassEveryMs = rangeMs(this.#unitsPerMs) / 8;
     this.#nextStampPassAt = this.#epoch + this.#stampPassEveryMs;
@@ -288,7 +299,14 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
       sliceSize: resolved.sliceSize,
       sliceMs: resolved.sliceTime,
       onExpire: this.#check,
-      onTimer: this.#onWheelTimer,
+      onTimer: this.#onTimer,
+    });
+    this.#verdicts = new DeadlineHeap({
+      clock: resolved.clock,
+      sliceSize: resolved.sliceSize,
+      sliceMs: resolved.sliceTime,
+      onExpire: this.#checkVerdict,
+      onTimer: this.#onTimer,
     });
     if (resolved.initialCapacity > 0) this.#grow(resolved.initialCapacity);
   }
@@ -298,14 +316,17 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     return this.#count;
   }
 
-  /** Checks waiting in the timing wheel: one per connection (0 when none is followed). */
+  /**
+   * Checks waiting: one per connection, in the timing wheel or (within a tick of its verdict) at its exact deadline;
+   * the latter may include connections removed meanwhile, until that deadline. 0 when none is followed.
+   */
   get scheduledChecks(): number {
-    return this.#wheel.size;
+    return this.#wheel.size + this.#verdicts.size;
   }
 
   /** Whether the engine holds a clock timer (only while connections are followed). */
   get timerArmed(): boolean {
-    return this.#wheel.armed;
+    return this.#wheel.armed || this.#verdicts.armed;
   }
 
   /** Connections the arrays have room for before they grow. */
@@ -464,7 +485,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     return this.#reportStall(this.#guard.observe(delayMs, this.#clock.now(), StallSources.LOOP_DELAY));
   }
 
-  readonly #onWheelTimer = (expectedAt: number, firedAt: number): void => {
+  /** The wheel's timer or the verdicts' ran (late by the difference, which the stall guard judges). */
+  readonly #onTimer = (expectedAt: number, firedAt: number): void => {
     this.#timerRanAt = firedAt;
     if (firedAt >= this.#nextStampPassAt) this.#clampOldStamps(firedAt);
     if (this.#guard !== null) this.#reportStall(this.#guard.observeTimer(expectedAt, firedAt));
@@ -476,8 +498,20 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     return true;
   }
 
-  /** A connection's check fell due in the wheel: decide what the evidence says, then schedule the next check. */
+  /** A connection's check fell due in the wheel. */
   readonly #check = (slot: number): void => {
+    if (this.#examine(slot)) this.#wheel.charge(PING_STEPS - 1);
+  };
+
+  /** A check reached its exact deadline; returns the steps it cost the heap's slice. */
+  readonly #checkVerdict = (slot: number, generation: number): number => {
+    // Stale: the connection was removed (or convicted and its slot reused), or a pong moved it back to the wheel.
+    if (this.#generation[slot] !== generation || !this.#isFollowed(slot) || this.#wheel.isScheduled(slot)) return 1;
+    return this.#examine(slot) ? PING_STEPS : 1;
+  };
+
+  /** Decides what the evidence says, then schedules the next check. Returns whether it wrote a ping. */
+  #examine(slot: number): boolean {
     const generation = this.#generation[slot]!;
     const pingsBefore = this.#pingsSent;
     const now = this.#clock.now();
@@ -487,15 +521,47 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
       this.#timerRanAt = now;
       this.#reportStall(report);
     }
-    this.#decide(slot, now);
-    if (this.#pingsSent !== pingsBefore) this.#wheel.charge(PING_STEPS - 1);
+    this.#checking = slot;
+    try {
+      this.#decide(slot, now);
+    } finally {
+      this.#checking = -1;
+    }
+    const pinged = this.#pingsSent !== pingsBefore;
     // A listener or sendPing may have removed the connection (or it was convicted).
-    if (this.#generation[slot] !== generation || !this.#isFollowed(slot)) return;
-    // With a ping out, the next check convicts or reschedules and writes nothing (bar a re-ping after a stall): it
-    // goes first in its tick, so that a verdict does not wait behind the tick's pings (a sweep of a few hundred
-    // pings takes several slices on a busy machine; the verdict would be later than the promised one tick).
-    this.#wheel.schedule(slot, this.#nextCheckAt(slot, now), this.#pingsOutstanding(slot) > 0);
-  };
+    if (this.#generation[slot] !== generation || !this.#isFollowed(slot)) return pinged;
+    this.#schedule(slot, now);
+    return pinged;
+  }
+
+  /**
+   * Files the next check. With a ping out, the checks in the last tick before the verdict (the verdict's, and any
+   * other rule's that falls there: an overdue pong, a look for a ping after a touch) go to the heap of exact
+   * deadlines, handed over by a check at the start of that tick: the verdict then comes when it is due, not at the
+   * end of the tick it falls in. Only the dying get that far (a pong moves a connection to its next ping), so the heap
+   * stays small and costs the live connections nothing. Every other check goes to the wheel: with a ping out, first
+   * in its tick, so that it does not wait behind the tick's pings (a sweep of a few hundred pings takes several
+   * slices on a busy machine).
+   */
+  #schedule(slot: number, now: number): void {
+    const at = this.#nextCheckAt(slot, now);
+    if (this.#pingsOutstanding(slot) === 0) {
+      this.#wheel.schedule(slot, at);
+      return;
+    }
+    const verdict = this.#verdictAt(slot, now);
+    const inWheel = Math.min(at, verdict - this.options.tick);
+    // The wheel only while its check comes clearly before the verdict: a tick end that only rounding puts before it
+    // would convict a hair early, or hand over after it.
+    if (this.#wheel.expiryFor(inWheel) < verdict - this.#stampUnitMs) {
+      this.#wheel.schedule(slot, inWheel, true);
+      return;
+    }
+    // A stamp unit late: the rules compare silences read back from stamps, and `at`, a sum of such readings, can
+    // round a hair before the true deadline (a verdict 1e-11 ms early) or a silence read at `at` a hair short (the
+    // check would find nothing and be filed for the same moment again, for ever). A unit later neither happens.
+    this.#verdicts.push(slot, this.#generation[slot]!, Math.max(at, now) + this.#stampUnitMs);
+  }
 
   #decide(slot: number, now: number): void {
     const { maxSilence, timeout } = this.options;
@@ -562,8 +628,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const pings = this.#pingsOutstanding(slot);
     const pingAt = this.#pingTime(slot, now);
     const alive = (this.#flags[slot]! & STATE_MASK) === ALIVE;
-    // The verdict also waits until the last ping had its full timeout.
-    let at = pings === 0 ? last + maxSilence : Math.max(last + maxSilence, pingAt + timeout);
+    let at = pings === 0 ? last + maxSilence : this.#verdictAt(slot, now);
     if (pings === 0) {
       at = earlier(at, this.#pingDueAt(slot, last), now);
     } else {
@@ -575,6 +640,11 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     }
     if (this.#phi && alive) at = earlier(at, this.#phiCrossesAt(slot, now), now);
     return at;
+  }
+
+  /** When a connection with a ping out is convicted if nothing arrives: silent for maxSilence, the last ping for its full timeout. */
+  #verdictAt(slot: number, now: number): number {
+    return Math.max(this.#activityTime(slot, now) + this.options.maxSilence, this.#pingTime(slot, now) + this.options.timeout);
   }
 
   /**
@@ -756,8 +826,13 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   #bringPhiCheckForward(slot: number, handle: HeartbeatHandle, now: number): void {
     // An `alive` listener may have removed the connection, or removed it and added another in its slot.
     if (this.#slotOf(handle) !== slot || (this.#flags[slot]! & STATE_MASK) !== ALIVE) return;
+    if (slot === this.#checking) return; // the check schedules itself
     const scheduled = this.#wheel.expiresAt(slot);
-    if (scheduled === undefined) return; // being checked right now: the check schedules itself
+    // Waiting for its verdict at an exact deadline, which this traffic has put off: back to the wheel.
+    if (scheduled === undefined) {
+      this.#wheel.schedule(slot, this.#nextCheckAt(slot, now));
+      return;
+    }
     const crossing = this.#phiCrossesAt(slot, now);
     if (crossing < scheduled) this.#wheel.schedule(slot, crossing);
   }
@@ -766,12 +841,14 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    * The pong answered the last ping: the check waiting for the verdict (at the ping's timeout) would find nothing to
    * do but schedule the next ping. Moving the entry there now is an O(1) move instead of a check later: one check
    * per period for an idle connection that answers, instead of two (about a quarter of the engine's CPU in the
-   * liveness benchmark). Once per ping, unlike touch, which never moves the entry.
+   * liveness benchmark). Once per ping, unlike touch, which never moves the entry. (A pong later than the last tick
+   * before the verdict finds the entry waiting for its exact deadline: it moves back to the wheel, and the waiting
+   * one is ignored when it comes.)
    */
   #rescheduleAnswered(slot: number, handle: HeartbeatHandle, now: number): void {
     // An `alive` listener may have removed the connection, or removed it and added another in its slot.
     if (this.#slotOf(handle) !== slot) return;
-    if (this.#wheel.expiresAt(slot) === undefined) return; // being checked right now: the check schedules itself
+    if (slot === this.#checking) return; // the check schedules itself
     this.#wheel.schedule(slot, this.#nextCheckAt(slot, now));
   }
 
@@ -836,6 +913,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     this.#pingSentAt[slot] = this.#freeHead + 1;
     this.#freeHead = slot;
     this.#count--;
+    // The heap cannot cancel one entry; with nothing followed, it drops them all and releases its timer.
+    if (this.#count === 0) this.#verdicts.clear();
   }
 
   #grow(minimum: number): void {

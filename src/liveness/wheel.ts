@@ -175,12 +175,7 @@ export class TimingWheel {
     if (entry >= this.#capacity) this.grow(entry + 1);
     const node = this.#firstEntry + entry;
     const wasScheduled = this.#next[node] !== UNLINKED;
-    if (this.#size === 0 && !this.#sweeping) this.#skipIdleTicks();
-    // Ticks before this one are swept already (or being swept): an entry put there would wait a full turn.
-    const earliest = (this.#sweeping ? this.#sweepTick : this.#sweptTick) + 1;
-    let dueTick = this.#firstTickEndingBy(deadline);
-    if (!(dueTick >= earliest)) dueTick = earliest;
-    if (dueTick - earliest > MAX_TICKS_AHEAD) throw new RangeError(`wheel deadline ${deadline} is more than 2^31 ticks away`);
+    const dueTick = this.#dueTickFor(deadline);
     if (wasScheduled) this.#unlink(node);
     else this.#size++;
     this.#due[node] = dueTick >>> 0;
@@ -189,6 +184,12 @@ export class TimingWheel {
     if (first) this.#insertAfter(dueTick & this.#mask, node);
     else this.#append(dueTick & this.#mask, node);
     this.#arm();
+  }
+
+  /** When an entry scheduled now for `deadline` would expire (the end of its due tick), while the event loop keeps up. */
+  expiryFor(deadline: number): number {
+    if (Number.isNaN(deadline)) throw new RangeError('wheel deadline must be a number, got NaN');
+    return this.#endOf(this.#dueTickFor(deadline));
   }
 
   /** Removes `entry` from the wheel; false when it was not scheduled. */
@@ -234,6 +235,16 @@ export class TimingWheel {
     }
     this.#size = 0;
     this.#sweeping = false;
+  }
+
+  /** The tick an entry scheduled now for `deadline` falls due on. */
+  #dueTickFor(deadline: number): number {
+    if (this.#size === 0 && !this.#sweeping) this.#skipIdleTicks();
+    // Ticks before this one are swept already (or being swept): an entry put there would wait a full turn.
+    const earliest = (this.#sweeping ? this.#sweepTick : this.#sweptTick) + 1;
+    const dueTick = Math.max(this.#firstTickEndingBy(deadline), earliest);
+    if (dueTick - earliest > MAX_TICKS_AHEAD) throw new RangeError(`wheel deadline ${deadline} is more than 2^31 ticks away`);
+    return dueTick;
   }
 
   /** The wheel was empty: nothing is due in the ticks that passed, so the sweep can start from now. */

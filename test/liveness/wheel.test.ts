@@ -157,6 +157,19 @@ describe('TimingWheel', () => {
     assert.deepEqual(fired, [{ entry: 0, at: 1300 }]);
   });
 
+  test('wheel: expiryFor tells when an entry scheduled now would expire, as schedule files it', () => {
+    const clock = new ManualClock(1000);
+    const { wheel, fired } = wheelOn(clock);
+    clock.advance(250);
+    assert.equal(wheel.expiryFor(1480), 1500);
+    assert.equal(wheel.expiryFor(1500), 1500);
+    assert.equal(wheel.expiryFor(0), 1300, 'a deadline already past: the next tick');
+    assert.throws(() => wheel.expiryFor(NaN), RangeError);
+    for (const [entry, deadline] of [[0, 1480], [1, 1500], [2, 0], [3, 1501]] as const) wheel.schedule(entry, deadline);
+    clock.advance(1000);
+    assert.deepEqual(fired, [{ entry: 2, at: 1300 }, { entry: 0, at: 1500 }, { entry: 1, at: 1500 }, { entry: 3, at: 1600 }]);
+  });
+
   test('wheel: a sweep examines at most sliceSize entries, then yields to the event loop', () => {
     const yields: number[] = [];
     const manual = new ManualClock();
