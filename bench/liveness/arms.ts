@@ -37,7 +37,7 @@ export interface ArmSettings {
   periodMs: number;
   /** How long a ping waits for an answer (per-socket timers, lifeline). */
   timeoutMs: number;
-  /** lifeline's wheel tick (its verdicts come at most one tick late) and io-floor's pacing. */
+  /** lifeline's wheel tick (pings go out at the end of the tick they fall due in) and io-floor's pacing. */
   tickMs: number;
   /** Kernel keepalive for the kernel arm, in ms (whole seconds). */
   keepalive: { idle: number; interval: number; count: number };

@@ -29,7 +29,7 @@ export function configuredDetectionMs(arm: WsArmName, settings: ArmSettings): nu
       // The flag is checked every period: a peer that answered the last ping dies unseen for up to 2 periods.
       return 2 * settings.periodMs;
     case WsArmNames.LIFELINE_WS:
-      // maxSilence (interval + timeout); the verdict is at most one tick later, never earlier.
+      // maxSilence (interval + timeout); the verdict comes then (as late as the timers run), never earlier.
       return settings.periodMs + settings.timeoutMs;
   }
 }
