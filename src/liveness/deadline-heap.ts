@@ -1,5 +1,6 @@
-import type { Clock, ClockTimer } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { Alarm } from './alarm.js';
 
 /**
  * Exact deadlines on one clock timer, for the few entries that need them: a binary min-heap in typed arrays.
@@ -41,13 +42,13 @@ export class DeadlineHeap {
   readonly #clock: Clock;
   readonly #onExpire: (entry: number, tag: number) => number;
   readonly #onTimer: ((expectedAt: number, firedAt: number) => void) | undefined;
-  readonly #unref: boolean;
   #at = new Float64Array(INITIAL_CAPACITY);
   #entry = new Int32Array(INITIAL_CAPACITY);
   #tag = new Uint32Array(INITIAL_CAPACITY);
   #size = 0;
-  #timer: ClockTimer | undefined;
-  #armedFor = Infinity;
+  readonly #alarm: Alarm;
+  /** The deadline the alarm is set for (Infinity when it is not). */
+  #alarmFor = Infinity;
   /** Expiring: pushes from onExpire leave the timer to the end of the run. */
   #running = false;
 
@@ -61,7 +62,7 @@ export class DeadlineHeap {
     this.#clock = options.clock;
     this.#onExpire = options.onExpire;
     this.#onTimer = options.onTimer;
-    this.#unref = options.unref ?? true;
+    this.#alarm = new Alarm(this.#clock, this.#fire, options.unref ?? true);
   }
 
   /** Entries waiting, stale ones included. */
@@ -71,7 +72,7 @@ export class DeadlineHeap {
 
   /** Whether the heap's clock timer is armed (it is while entries wait, and never when none do). */
   get armed(): boolean {
-    return this.#timer !== undefined;
+    return this.#alarm.armed;
   }
 
   /** The earliest deadline waiting; Infinity when none. */
@@ -92,13 +93,12 @@ export class DeadlineHeap {
   clear(): void {
     this.#size = 0;
     if (this.#at.length > KEEP_CAPACITY) this.#resize(INITIAL_CAPACITY);
-    this.#disarm();
+    this.#alarm.clear();
+    this.#alarmFor = Infinity;
   }
 
-  readonly #fire = (): void => {
-    this.#timer = undefined;
-    const expectedAt = this.#armedFor;
-    this.#armedFor = Infinity;
+  readonly #fire = (expectedAt: number): void => {
+    this.#alarmFor = Infinity;
     const now = this.#clock.now();
     this.#running = true;
     try {
@@ -128,26 +128,17 @@ export class DeadlineHeap {
 
   #arm(): void {
     if (this.#size === 0) {
-      this.#disarm();
+      this.#alarm.clear();
+      this.#alarmFor = Infinity;
       return;
     }
     const at = this.#at[0]!;
-    if (this.#timer !== undefined && this.#armedFor === at) return;
-    this.#disarm();
+    if (this.#alarm.armed && this.#alarmFor === at) return;
     const now = this.#clock.now();
+    this.#alarmFor = at;
     // A deadline already past (a run out of budget) is resumed on the next turn, and counts as late from now:
     // the wait between slices is not a stall.
-    this.#armedFor = Math.max(at, now);
-    const timer = this.#clock.setTimeout(this.#fire, Math.max(0, at - now));
-    if (this.#unref) timer.unref?.();
-    this.#timer = timer;
-  }
-
-  #disarm(): void {
-    if (this.#timer === undefined) return;
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedFor = Infinity;
+    this.#alarm.set(Math.max(at, now), Math.max(0, at - now));
   }
 
   /** Removes the root: the last entry sinks from the top. */

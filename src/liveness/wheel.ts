@@ -1,5 +1,6 @@
-import type { Clock, ClockTimer } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { Alarm } from './alarm.js';
 
 /**
  * A hashed timing wheel (Varghese & Lauck 1987; the shape of Netty's HashedWheelTimer) for many deadlines that
@@ -76,7 +77,6 @@ export class TimingWheel {
   /** Extra steps charged by the expiry being handled (see charge()). */
   #charged = 0;
   readonly #onTimer: ((expectedAt: number, firedAt: number) => void) | undefined;
-  readonly #unref: boolean;
   /** Time at which tick 0 ended. */
   readonly #origin: number;
   #next: Int32Array;
@@ -91,8 +91,7 @@ export class TimingWheel {
   #sweepTick = 0;
   /** The last tick the current sweep will visit (the tick that had ended when it started). */
   #sweepTarget = 0;
-  #timer: ClockTimer | undefined;
-  #armedFor = 0;
+  readonly #alarm: Alarm;
   #stopped = false;
 
   constructor(options: TimingWheelOptions) {
@@ -116,7 +115,7 @@ export class TimingWheel {
     this.#firstEntry = buckets + 1;
     this.#onExpire = options.onExpire;
     this.#onTimer = options.onTimer;
-    this.#unref = options.unref ?? true;
+    this.#alarm = new Alarm(this.#clock, this.#fire, options.unref ?? true);
     this.#origin = this.#clock.now();
     this.#next = new Int32Array(this.#firstEntry);
     this.#prev = new Int32Array(this.#firstEntry);
@@ -142,7 +141,7 @@ export class TimingWheel {
 
   /** Whether the wheel's clock timer is armed (it is while entries wait, and never when none do). */
   get armed(): boolean {
-    return this.#timer !== undefined;
+    return this.#alarm.armed;
   }
 
   /** Makes room for entries 0 to `capacity` - 1, doubling so that growing one by one stays amortised O(1). */
@@ -199,7 +198,7 @@ export class TimingWheel {
     if (this.#next[node] === UNLINKED) return false;
     this.#unlink(node);
     this.#size--;
-    if (this.#size === 0 && !this.#sweeping) this.#disarm();
+    if (this.#size === 0 && !this.#sweeping) this.#alarm.clear();
     return true;
   }
 
@@ -226,7 +225,7 @@ export class TimingWheel {
   /** Unschedules everything and releases the clock timer; the wheel cannot be used afterwards. */
   stop(): void {
     this.#stopped = true;
-    this.#disarm();
+    this.#alarm.clear();
     this.#next.fill(UNLINKED, this.#cursor);
     this.#prev.fill(UNLINKED, this.#cursor);
     for (let head = 0; head < this.buckets; head++) {
@@ -279,29 +278,15 @@ export class TimingWheel {
   }
 
   #arm(): void {
-    if (this.#timer !== undefined || this.#stopped || this.#size === 0 || this.#sweeping) return;
+    if (this.#alarm.armed || this.#stopped || this.#size === 0 || this.#sweeping) return;
     const at = this.#endOf(this.#sweptTick + 1);
-    this.#setTimer(at, Math.max(0, at - this.#clock.now()));
+    this.#alarm.set(at, Math.max(0, at - this.#clock.now()));
   }
 
-  #setTimer(expectedAt: number, delay: number): void {
-    this.#armedFor = expectedAt;
-    const timer = this.#clock.setTimeout(this.#fire, delay);
-    if (this.#unref) timer.unref?.();
-    this.#timer = timer;
-  }
-
-  #disarm(): void {
-    if (this.#timer === undefined) return;
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  readonly #fire = (): void => {
-    this.#timer = undefined;
+  readonly #fire = (expectedAt: number): void => {
     const now = this.#clock.now();
     try {
-      this.#onTimer?.(this.#armedFor, now);
+      this.#onTimer?.(expectedAt, now);
     } finally {
       // Even if the hook threw: the sweep must run (and re-arm) or every deadline would be lost.
       if (!this.#stopped) this.#sweep(now);
@@ -384,7 +369,7 @@ export class TimingWheel {
       // Also reached when onExpire throws: the cursor then sits after the entry that expired, and the sweep
       // resumes from there on the next turn.
       if (!this.#stopped) {
-        if (this.#sweeping) this.#setTimer(this.#clock.now(), 0);
+        if (this.#sweeping) this.#alarm.set(this.#clock.now(), 0);
         else this.#arm();
       }
     }
