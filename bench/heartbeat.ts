@@ -354,7 +354,7 @@ async function main() {
   }
 
   const wheel = wheelMillion(ENTRIES);
-  console.log(`wheel, ${wheel.entries} entries: ${wheel.bytesPerEntry} B/entry; schedule ${wheel.nsPerSchedule} ns, move ${wheel.nsPerMove} ns, ` +
+  console.log(`wheel, ${wheel.entries} entries: ${wheel.bytesPerEntry} B/entry (${wheel.bytesPerEntryKeepingDueTicks} keeping due ticks); schedule ${wheel.nsPerSchedule} ns, move ${wheel.nsPerMove} ns, ` +
     `cancel ${wheel.nsPerCancel} ns, expiry ${wheel.nsPerExpiry} ns (${wheel.visitsPerEntry} visits each, ${wheel.nsPerVisit} ns a visit); ` +
     `longest turn ${wheel.longestTurnMicroseconds} us`);
 

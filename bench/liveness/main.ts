@@ -319,7 +319,7 @@ async function main() {
     for (const row of heapSlope) console.log(`  ${row.arm.padEnd(18)} ${String(row.bytesPerConnection).padStart(7)} B per connection, ${(row.constantBytes / 1024).toFixed(0).padStart(5)} KiB per process`);
   }
   const micro = args['no-micro'] ? null : wheelMillion(1_000_000);
-  if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry, schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);
+  if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry (${micro.bytesPerEntryKeepingDueTicks} keeping due ticks), schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);
   const out = {
     benchmark: 'liveness',
     command: `npm run bench:liveness -- ${process.argv.slice(2).join(' ')}`.trim(),

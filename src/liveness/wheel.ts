@@ -15,11 +15,19 @@ import { Alarm } from './alarm.js';
  *   node buckets+1+entry     the entry
  *
  *   next: Int32Array, prev: Int32Array   the links (-1 when the entry is not scheduled)
- *   due:  Uint32Array                    the tick the entry falls due on, modulo 2^32
+ *   due:  Uint32Array                    the tick the entry falls due on, modulo 2^32 (only once needed, below)
  *
- * 12 bytes per entry, whatever the number of entries. Sentinel heads make unlinking branch-free, so cancel
- * needs no "which bucket am I in" field. Ticks are compared like TCP sequence numbers or Linux jiffies
- * (`(a - b) | 0 <= 0`), which stays correct across the 2^32 wrap as long as no deadline is 2^31 ticks away.
+ * 8 bytes per entry while every deadline falls within one revolution (buckets x tickMs), 12 once one does not,
+ * whatever the number of entries. Sentinel heads make unlinking branch-free, so cancel needs no "which bucket am I
+ * in" field. Ticks are compared like TCP sequence numbers or Linux jiffies (`(a - b) | 0 <= 0`), which stays correct
+ * across the 2^32 wrap as long as no deadline is 2^31 ticks away.
+ *
+ * The due ticks are kept only once they are needed. While every entry is due within the next buckets - 1 ticks
+ * (counted from the first tick not yet swept), the bucket says which tick it is due on: an entry met by a sweep is
+ * always due. The heartbeat engine sizes its wheel so that this holds (one revolution covers maxSilence), which
+ * saves a third of the wheel's memory. The first deadline further away, or the first expiresAt (which must name an
+ * entry's tick without walking its bucket), writes every entry's due tick from its bucket, once, and keeps them
+ * from then on.
  *
  * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, #endOf, the same everywhere). An entry with
  * deadline d falls due on the first tick that ends at or after d and expires when that tick's bucket is swept, at
@@ -81,7 +89,8 @@ export class TimingWheel {
   readonly #origin: number;
   #next: Int32Array;
   #prev: Int32Array;
-  #due: Uint32Array;
+  /** Null until a deadline beyond one revolution (or expiresAt) needs it; see the header. */
+  #due: Uint32Array | null = null;
   #capacity = 0;
   #size = 0;
   /** Every tick up to this one has been swept. */
@@ -119,7 +128,6 @@ export class TimingWheel {
     this.#origin = this.#clock.now();
     this.#next = new Int32Array(this.#firstEntry);
     this.#prev = new Int32Array(this.#firstEntry);
-    this.#due = new Uint32Array(this.#firstEntry);
     for (let head = 0; head < buckets; head++) {
       this.#next[head] = head;
       this.#prev[head] = head;
@@ -151,13 +159,15 @@ export class TimingWheel {
     const nodes = this.#firstEntry + size;
     const next = new Int32Array(nodes).fill(UNLINKED);
     const prev = new Int32Array(nodes).fill(UNLINKED);
-    const due = new Uint32Array(nodes);
     next.set(this.#next);
     prev.set(this.#prev);
-    due.set(this.#due);
     this.#next = next;
     this.#prev = prev;
-    this.#due = due;
+    if (this.#due !== null) {
+      const due = new Uint32Array(nodes);
+      due.set(this.#due);
+      this.#due = due;
+    }
     this.#capacity = size;
   }
 
@@ -175,9 +185,11 @@ export class TimingWheel {
     const node = this.#firstEntry + entry;
     const wasScheduled = this.#next[node] !== UNLINKED;
     const dueTick = this.#dueTickFor(deadline);
+    // Before the links change: the due ticks are read back from the buckets as they stand.
+    if (this.#due === null && dueTick - this.#firstUnsweptTick() > this.buckets - 2) this.#keepDueTicks();
     if (wasScheduled) this.#unlink(node);
     else this.#size++;
-    this.#due[node] = dueTick >>> 0;
+    if (this.#due !== null) this.#due[node] = dueTick >>> 0;
     // The bucket of the tick being swept never receives an entry due now (earliest is the next tick); one due a
     // revolution later lands there, before the cursor when put first, and waits for its round either way.
     if (first) this.#insertAfter(dueTick & this.#mask, node);
@@ -217,9 +229,15 @@ export class TimingWheel {
   /** When `entry` will expire (the end of its due tick), or undefined when it is not scheduled. */
   expiresAt(entry: number): number | undefined {
     if (!this.isScheduled(entry)) return undefined;
+    const due = this.#due ?? this.#keepDueTicks();
     const reference = this.#sweeping ? this.#sweepTick : this.#sweptTick;
-    const dueTick = reference + ((this.#due[this.#firstEntry + entry]! - (reference >>> 0)) | 0);
+    const dueTick = reference + ((due[this.#firstEntry + entry]! - (reference >>> 0)) | 0);
     return this.#endOf(dueTick);
+  }
+
+  /** Whether the wheel keeps each entry's due tick (12 bytes per entry) or reads it from its bucket (8); see the header. */
+  get keepsDueTicks(): boolean {
+    return this.#due !== null;
   }
 
   /** Unschedules everything and releases the clock timer; the wheel cannot be used afterwards. */
@@ -240,10 +258,34 @@ export class TimingWheel {
   #dueTickFor(deadline: number): number {
     if (this.#size === 0 && !this.#sweeping) this.#skipIdleTicks();
     // Ticks before this one are swept already (or being swept): an entry put there would wait a full turn.
-    const earliest = (this.#sweeping ? this.#sweepTick : this.#sweptTick) + 1;
+    const earliest = this.#firstUnsweptTick();
     const dueTick = Math.max(this.#firstTickEndingBy(deadline), earliest);
     if (dueTick - earliest > MAX_TICKS_AHEAD) throw new RangeError(`wheel deadline ${deadline} is more than 2^31 ticks away`);
     return dueTick;
+  }
+
+  /** The first tick whose bucket no sweep has begun (the one after the tick being swept, if a sweep is under way). */
+  #firstUnsweptTick(): number {
+    return (this.#sweeping ? this.#sweepTick : this.#sweptTick) + 1;
+  }
+
+  /**
+   * From now on, keep every entry's due tick; those scheduled so far get theirs from their bucket. Until now every
+   * entry was due within the buckets - 1 ticks from the first unswept tick (see schedule), so each bucket stands for
+   * exactly one tick: bucket b for the tick in that range that maps to b. The bucket being swept holds only entries
+   * due on the tick being swept (the ones behind the cursor have expired, and none due later can land there).
+   */
+  #keepDueTicks(): Uint32Array {
+    const due = new Uint32Array(this.#firstEntry + this.#capacity);
+    const first = this.#firstUnsweptTick();
+    for (let offset = 0; offset < this.buckets; offset++) {
+      const tick = first + offset;
+      const head = tick & this.#mask;
+      const dueTick = this.#sweeping && head === (this.#sweepTick & this.#mask) ? this.#sweepTick : tick;
+      for (let node = this.#next[head]!; node !== head; node = this.#next[node]!) due[node] = dueTick >>> 0;
+    }
+    this.#due = due;
+    return due;
   }
 
   /** The wheel was empty: nothing is due in the ticks that passed, so the sweep can start from now. */
@@ -343,7 +385,7 @@ export class TimingWheel {
           node = next[cursor]!;
           continue;
         }
-        if (((due[node]! - tick) | 0) > 0) {
+        if (due !== null && ((due[node]! - tick) | 0) > 0) {
           node = next[node]!; // a later round: leave it
           continue;
         }

@@ -350,6 +350,91 @@ describe('TimingWheel', () => {
     assert.deepEqual(fired.slice(1).map(({ entry, at }) => [entry, at - start]), Array.from({ length: 40 }, (_, index) => [index + 1, index + 1]));
   });
 
+  test('wheel: due ticks first kept in the middle of a sweep: the rest of the bucket being swept still expires on its tick', () => {
+    for (const sliceSize of [1, 1024]) {
+      const clock = new ManualClock();
+      const fired: Fired = [];
+      const wheel: TimingWheel = new TimingWheel({
+        clock, tickMs: 100, buckets: 8, sliceSize,
+        onExpire: (entry) => {
+          fired.push({ entry, at: clock.now() });
+          // Ten revolutions ahead: from here on the wheel keeps due ticks.
+          if (entry === 0) wheel.schedule(5, clock.now() + 8000);
+        },
+      });
+      for (const entry of [0, 1, 2]) wheel.schedule(entry, 250);
+      wheel.schedule(3, 450);
+      assert.equal(wheel.keepsDueTicks, false);
+      clock.advance(500);
+      assert.ok(wheel.keepsDueTicks);
+      assert.deepEqual(fired, [{ entry: 0, at: 300 }, { entry: 1, at: 300 }, { entry: 2, at: 300 }, { entry: 3, at: 500 }], `sliceSize ${sliceSize}`);
+      assert.equal(wheel.expiresAt(5), 8300);
+    }
+  });
+
+  test('wheel: reading due ticks from the buckets expires exactly as keeping them, also across stalls and mid-sweep', () => {
+    const operation = fc.oneof(
+      fc.record({ kind: fc.constant('schedule' as const), entry: fc.integer({ min: 0, max: 15 }), delay: fc.integer({ min: -50, max: 2000 }), first: fc.boolean() }),
+      fc.record({ kind: fc.constant('cancel' as const), entry: fc.integer({ min: 0, max: 15 }) }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({ kind: fc.constant('stall' as const), ms: fc.integer({ min: 0, max: 2000 }) }),
+      fc.record({ kind: fc.constant('look' as const), entry: fc.integer({ min: 0, max: 15 }) }),
+    );
+    // What an expiry schedules (an entry and a delay), as the heartbeat engine files a connection's next check.
+    const reaction = fc.option(fc.record({ entry: fc.integer({ min: 0, max: 15 }), delay: fc.integer({ min: -50, max: 2000 }) }));
+    fc.assert(
+      fc.property(
+        fc.array(operation, { maxLength: 60 }),
+        fc.array(reaction, { minLength: 16, maxLength: 16 }),
+        fc.constantFrom(2, 4, 8, 32),
+        fc.integer({ min: 1, max: 4 }),
+        (operations, reactions, buckets, sliceSize) => {
+          const tickMs = 50;
+          const run = (keepFromStart: boolean) => {
+            const clock = new StallingClock(1000);
+            const fired: string[] = [];
+            let reactionsLeft = 40;
+            const wheel: TimingWheel = new TimingWheel({
+              clock, tickMs, buckets, sliceSize,
+              onExpire: (entry) => {
+                fired.push(`${entry}@${clock.now()}`);
+                const then = reactions[entry];
+                if (then && reactionsLeft-- > 0) wheel.schedule(then.entry, clock.now() + then.delay);
+              },
+            });
+            if (keepFromStart) {
+              wheel.schedule(0, clock.now() + 100 * buckets * tickMs);
+              wheel.cancel(0);
+              assert.ok(wheel.keepsDueTicks);
+            }
+            const trace: string[] = [];
+            for (const op of operations) {
+              if (op.kind === 'schedule') wheel.schedule(op.entry, clock.now() + op.delay, op.first);
+              else if (op.kind === 'cancel') trace.push(`cancel ${op.entry}: ${wheel.cancel(op.entry)}`);
+              else if (op.kind === 'advance') clock.advance(op.ms);
+              else if (op.kind === 'stall') clock.stall(op.ms);
+              else trace.push(`look ${op.entry}: ${wheel.expiresAt(op.entry)}`);
+              trace.push(`size ${wheel.size}`);
+            }
+            // Past every deadline, those the (at most 40) reactions file included.
+            clock.advance(41 * 2100);
+            return { fired, trace, wheel };
+          };
+          const kept = run(true);
+          const read = run(false);
+          assert.deepEqual(read.fired, kept.fired);
+          assert.deepEqual(read.trace, kept.trace);
+          assert.equal(read.wheel.size, 0);
+          // Deadlines within a revolution, no stall and no look: the due ticks were never needed.
+          const near = (delay: number) => delay <= (buckets - 3) * tickMs;
+          const quiet = operations.every((op) => op.kind === 'advance' || op.kind === 'cancel' || (op.kind === 'schedule' && near(op.delay)));
+          if (buckets >= 4 && quiet && reactions.every((then) => then === null || near(then.delay))) assert.equal(read.wheel.keepsDueTicks, false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   test('wheel: matches a simple model under any sequence of schedule, cancel and advance', () => {
     const operation = fc.oneof(
       fc.record({ kind: fc.constant('schedule' as const), entry: fc.integer({ min: 0, max: 15 }), delay: fc.integer({ min: -50, max: 3000 }) }),
