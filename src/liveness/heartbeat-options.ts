@@ -46,7 +46,9 @@ export interface HeartbeatOptions<Id = unknown> {
   /**
    * The timing wheel's tick: the resolution of the pings' schedule (a ping goes out at the end of the tick it falls
    * due in; verdicts are timed exactly, see HeartbeatEngine). At most half of `timeout` and of
-   * `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller.
+   * `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller. Each engine draws where its ticks end
+   * (a random phase, from `random`), so engines started at the same moment, in the workers of one cluster or one
+   * process, do not all sweep and ping at the same instants.
    */
   tick?: Duration;
   /** Also suspect connections by phi accrual (adaptive, from each peer's history). `true` uses DEFAULT_PHI_OPTIONS. Default off. */
@@ -68,7 +70,10 @@ export interface HeartbeatOptions<Id = unknown> {
   sendPing?: SendPingTo<Id>;
   /** Time source; tests pass a ManualClock. Default: the system clock. */
   clock?: Clock;
-  /** Uniform random numbers in [0, 1) for the jitter; tests pass a seeded one. Default Math.random. */
+  /**
+   * Uniform random numbers in [0, 1), drawn twice when the engine is made: the seed of every connection's jitter, then
+   * the phase of the tick grid (a draw outside [0, 1) means phase 0). Tests pass a seeded one. Default Math.random.
+   */
   random?: () => number;
   /** Connections to make room for up front (the arrays double when full). Default 0. */
   initialCapacity?: number;

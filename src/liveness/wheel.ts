@@ -29,7 +29,8 @@ import { Alarm } from './alarm.js';
  * entry's tick without walking its bucket), writes every entry's due tick from its bucket, once, and keeps them
  * from then on.
  *
- * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, #endOf, the same everywhere). An entry with
+ * Time. Tick k ends at `origin + k * tickMs` (that floating-point sum, #endOf, the same everywhere), where origin is
+ * the construction time minus `phase` ticks: where the grid lies. An entry with
  * deadline d falls due on the first tick that ends at or after d and expires when that tick's bucket is swept, at
  * or after its end: never early, and at most one tick late while the event loop keeps up. A deadline more than one
  * revolution away stays in its bucket for further rounds: a sweep skips entries whose due tick has not come (Netty keeps a remainingRounds counter for
@@ -57,6 +58,13 @@ export interface TimingWheelOptions {
   sliceMs?: number;
   /** Entries to make room for up front; the wheel grows (doubling) when `schedule` meets a larger entry. */
   initialCapacity?: number;
+  /**
+   * Where the tick grid lies, as a fraction of a tick in [0, 1): the first tick ends (1 - phase) x tickMs after
+   * construction. Default 0. Wheels built at the same moment in several processes (cluster workers, a deployment
+   * started at once) tick together forever, because each tick is pinned to the grid rather than to when the last one
+   * ran; given different phases, they do not all wake the same cores at the same instant.
+   */
+  phase?: number;
   /** Called for each entry that falls due, after it was removed from the wheel; it may schedule it again. */
   onExpire(entry: number): void;
   /**
@@ -125,7 +133,9 @@ export class TimingWheel {
     this.#onExpire = options.onExpire;
     this.#onTimer = options.onTimer;
     this.#alarm = new Alarm(this.#clock, this.#fire, options.unref ?? true);
-    this.#origin = this.#clock.now();
+    const phase = options.phase ?? 0;
+    if (typeof phase !== 'number' || !(phase >= 0 && phase < 1)) throw new InvalidOptionError('phase', phase, 'a number from 0 up to (not including) 1');
+    this.#origin = this.#clock.now() - phase * tickMs;
     this.#next = new Int32Array(this.#firstEntry);
     this.#prev = new Int32Array(this.#firstEntry);
     for (let head = 0; head < buckets; head++) {

@@ -16,13 +16,22 @@ function assertNear(actual: number, expected: number, relative: number, message 
 
 type Recorded = { [K in keyof HeartbeatEvents<string>]: { at: number; event: HeartbeatEvents<string>[K][0] }[] };
 
+/**
+ * `random` for an engine whose ticks end on multiples of the tick from its start, which the times in these tests
+ * assume: the engine draws its jitter seed first (from the seeded source) and its wheel's phase second (here 0).
+ */
+function onGrid(random: () => number): () => number {
+  let draws = 0;
+  return () => (++draws === 2 ? 0 : random());
+}
+
 /** An engine on a manual clock that records every ping it sends and every event it emits. */
 function harness<C extends Clock = ManualClock>(options: HeartbeatOptions<string> = {}, clock?: C) {
   const time = (clock ?? new ManualClock()) as C;
   const pings: { id: string; nonce: number; handle: number; at: number }[] = [];
   const engine = new HeartbeatEngine<string>({
     clock: time,
-    random: seededRandom(42),
+    random: onGrid(seededRandom(42)),
     sendPing: (id, nonce, handle) => pings.push({ id, nonce, handle, at: time.now() }),
     ...options,
   });
@@ -43,6 +52,28 @@ const STRICT = { interval: 10_000, timeout: 5_000, jitter: 0, tick: 250 } as con
 const UNIT = 1 / 1024;
 
 describe('HeartbeatEngine', () => {
+  test('heartbeat: each engine draws where its ticks end, so engines started together do not sweep together; verdicts stay exact', () => {
+    // With STRICT (tick 250), a silent peer's ping is due after interval - tick = 9750 ms of silence and goes out at the
+    // end of the tick that falls in; the grid of tick ends is phase ticks earlier than the engine's start.
+    const pingAt: number[] = [];
+    for (const draw of [0, 0.3, 0.6, 0.96, 1, Number.NaN]) {
+      let draws = 0;
+      const { engine, clock, pings, events } = harness({ ...STRICT, random: () => (++draws === 2 ? draw : 0.5) });
+      engine.add('peer');
+      clock.advance(15_000 + UNIT);
+      const phase = draw >= 0 && draw < 1 ? draw : 0;
+      const expected = Math.ceil((9_750 + phase * 250) / 250) * 250 - phase * 250;
+      assert.equal(pings.length, 1, `draw ${draw}`);
+      assert.ok(Math.abs(pings[0]!.at - expected) < 1e-9, `draw ${draw}: ping at ${pings[0]!.at}, expected ${expected}`);
+      assert.equal(events.dead.length, 1, `draw ${draw}`);
+      assert.equal(events.dead[0]!.at, 15_000 + UNIT, `draw ${draw}: the verdict does not move with the grid`);
+      pingAt.push(pings[0]!.at);
+    }
+    assert.equal(new Set(pingAt.slice(0, 4)).size, 4, 'four phases, four different instants');
+    assert.equal(pingAt[4], pingAt[0], 'a draw of 1 (outside [0, 1)) means phase 0');
+    assert.equal(pingAt[5], pingAt[0], 'so does NaN');
+  });
+
   test('heartbeat: declares dead after timeout when no pong', () => {
     const { engine, clock, pings, events } = harness(STRICT);
     const handle = engine.add('peer');
@@ -128,7 +159,7 @@ describe('HeartbeatEngine', () => {
     const pings: { id: string; at: number }[] = [];
     const deaths: { id: string; at: number; silentMs: number }[] = [];
     const engine = new HeartbeatEngine<string>({
-      interval: 10 * MINUTE, timeout: 5 * MINUTE, jitter: 0, tick: MINUTE, clock, random: seededRandom(7),
+      interval: 10 * MINUTE, timeout: 5 * MINUTE, jitter: 0, tick: MINUTE, clock, random: onGrid(seededRandom(7)),
       sendPing: (id, nonce) => {
         pings.push({ id, at: clock.now() });
         if (answering) clock.setTimeout(() => engine.pong(handles.get(id)!, nonce), rtt);

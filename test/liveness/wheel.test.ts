@@ -51,9 +51,10 @@ describe('TimingWheel', () => {
         fc.constantFrom(1, 2, 8, 64),
         fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 0, max: 1000 }),
-        (tickMs, buckets, deadlines, start) => {
+        fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })),
+        (tickMs, buckets, deadlines, start, phase) => {
           const clock = new ManualClock(start);
-          const { wheel, fired } = wheelOn(clock, { tickMs, buckets });
+          const { wheel, fired } = wheelOn(clock, { tickMs, buckets, phase });
           deadlines.forEach((deadline, entry) => wheel.schedule(entry, start + deadline));
           clock.advance(20_000 + 2 * tickMs);
           assertEachFiredOnce(fired, deadlines, start, (at, deadline) => at < deadline + tickMs || (deadline <= start && at <= start + tickMs));
@@ -88,6 +89,25 @@ describe('TimingWheel', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  test('wheel: phase moves the tick grid: ticks end (k + 1 - phase) ticks after construction', () => {
+    const clock = new ManualClock(1_000);
+    const { wheel, fired } = wheelOn(clock, { tickMs: 100, phase: 0.25 });
+    // Tick ends at 1075, 1175, 1275, ...: each entry expires at the first one at or after its deadline.
+    const deadlines = [1_000, 1_050, 1_075, 1_076, 1_175, 1_300];
+    deadlines.forEach((deadline, entry) => wheel.schedule(entry, deadline));
+    assert.equal(wheel.expiryFor(1_076), 1_175);
+    clock.advance(400);
+    assert.deepEqual(fired, [1_075, 1_075, 1_075, 1_175, 1_175, 1_375].map((at, entry) => ({ entry, at })));
+  });
+
+  test('wheel: phase must lie in [0, 1)', () => {
+    const clock = new ManualClock();
+    for (const phase of [1, -0.1, Number.NaN, Infinity, '0.5']) {
+      assert.throws(() => wheelOn(clock, { phase: phase as number }), (error: Error) => error.message.includes('invalid option phase'), String(phase));
+    }
+    assert.doesNotThrow(() => wheelOn(clock, { phase: 0.999 }));
   });
 
   test('wheel: one clock timer for the whole wheel, armed only while entries wait', () => {
