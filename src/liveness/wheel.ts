@@ -281,18 +281,17 @@ export class TimingWheel {
 
   /**
    * From now on, keep every entry's due tick; those scheduled so far get theirs from their bucket. Until now every
-   * entry was due within the buckets - 1 ticks from the first unswept tick (see schedule), so each bucket stands for
-   * exactly one tick: bucket b for the tick in that range that maps to b. The bucket being swept holds only entries
-   * due on the tick being swept (the ones behind the cursor have expired, and none due later can land there).
+   * entry was due within the buckets - 1 ticks from the first unswept tick (see schedule), and the bucket being swept
+   * holds only entries due on the tick being swept (the ones behind the cursor have expired, and none due later can
+   * land there). So the `buckets` ticks from the one being swept (or, between sweeps, the first unswept one) stand
+   * for one bucket each.
    */
   #keepDueTicks(): Uint32Array {
     const due = new Uint32Array(this.#firstEntry + this.#capacity);
-    const first = this.#firstUnsweptTick();
-    for (let offset = 0; offset < this.buckets; offset++) {
-      const tick = first + offset;
+    const first = this.#sweeping ? this.#sweepTick : this.#firstUnsweptTick();
+    for (let tick = first; tick < first + this.buckets; tick++) {
       const head = tick & this.#mask;
-      const dueTick = this.#sweeping && head === (this.#sweepTick & this.#mask) ? this.#sweepTick : tick;
-      for (let node = this.#next[head]!; node !== head; node = this.#next[node]!) due[node] = dueTick >>> 0;
+      for (let node = this.#next[head]!; node !== head; node = this.#next[node]!) due[node] = tick >>> 0;
     }
     this.#due = due;
     return due;
