@@ -272,6 +272,10 @@ function printRound(label: string, r: number, rows: ArmRound[]) {
       String(row.falsePositives).padStart(7),
     ].join(' '));
   }
+  if (rows[0] && rows[0].byProcess.length > 1) {
+    console.log('per process: loop p99 ms (CPU ms in the window)');
+    for (const row of rows) console.log(`  ${row.arm.padEnd(18)} ${row.byProcess.map((p) => `${p.loopDelayP99Ms.toFixed(2)} (${p.cpuMs})`).join('  ')}`);
+  }
   const resolution = roundResolution(rows);
   if (resolution) {
     const added = resolution.addedLoopDelayP99Ms === null ? '' : `, added loop p99 ${resolution.addedLoopDelayP99Ms} ms`;

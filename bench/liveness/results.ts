@@ -36,6 +36,11 @@ export interface ArmRound {
   loopDelayMs: { p50: number; p99: number; max: number };
   /** p99 minus the none arm's p99 in the same process and round (the worst process). */
   addedLoopDelayP99Ms: number | null;
+  /**
+   * Each server process's own CPU over the window and event-loop delay p99, in process order: whether an arm's
+   * "added" figure is one process or all of them, and whether its CPU went with it.
+   */
+  byProcess: { cpuMs: number; loopDelayP99Ms: number }[];
   pings: number;
   pingsPerConnectionPerPeriod: number;
   pingsToBusy: number;
@@ -120,6 +125,7 @@ export function summariseRound(
         max: round(Math.max(...list.map((w) => w.loopDelay.max))),
       },
       addedLoopDelayP99Ms: none ? round(Math.max(...list.map((w, i) => w.loopDelay.p99 - none[i]!.loopDelay.p99))) : null,
+      byProcess: list.map((w) => ({ cpuMs: round(w.cpuMs, 0), loopDelayP99Ms: round(w.loopDelay.p99) })),
       pings,
       pingsPerConnectionPerPeriod: round(pings / connections / periods, 3),
       pingsToBusy: list.reduce((sum, w) => sum + w.pingsToBusy, 0),

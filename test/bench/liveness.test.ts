@@ -15,7 +15,7 @@ function row(arm: ArmRound['arm'], fields: Partial<ArmRound> = {}): ArmRound {
   return {
     arm, connections: 1000, periods: 2.5, cpuMsPer1000PerPeriod: 10, bookkeepingMsPer1000PerPeriod: 2, heapBytesPerConnection: 50,
     rssBytesPerConnection: 0, loopDelayMs: { p50: 1, p99: 2, max: 3 }, addedLoopDelayP99Ms: 0, pings: 0, pingsPerConnectionPerPeriod: 0.8,
-    pingsToBusy: 0, lifetimePingsToBusy: 0, detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
+    byProcess: [], pingsToBusy: 0, lifetimePingsToBusy: 0, detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
   };
 }
 
