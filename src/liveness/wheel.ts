@@ -126,6 +126,8 @@ export class TimingWheel {
     const sliceMs = options.sliceMs ?? Infinity;
     if (typeof sliceMs !== 'number' || !(sliceMs > 0)) throw new InvalidOptionError('sliceMs', sliceMs, 'a positive number of milliseconds');
     this.sliceMs = sliceMs;
+    const phase = options.phase ?? 0;
+    if (typeof phase !== 'number' || !(phase >= 0 && phase < 1)) throw new InvalidOptionError('phase', phase, 'a number from 0 up to (not including) 1');
     this.#clock = options.clock;
     this.#mask = buckets - 1;
     this.#cursor = buckets;
@@ -133,8 +135,6 @@ export class TimingWheel {
     this.#onExpire = options.onExpire;
     this.#onTimer = options.onTimer;
     this.#alarm = new Alarm(this.#clock, this.#fire, options.unref ?? true);
-    const phase = options.phase ?? 0;
-    if (typeof phase !== 'number' || !(phase >= 0 && phase < 1)) throw new InvalidOptionError('phase', phase, 'a number from 0 up to (not including) 1');
     this.#origin = this.#clock.now() - phase * tickMs;
     this.#next = new Int32Array(this.#firstEntry);
     this.#prev = new Int32Array(this.#firstEntry);

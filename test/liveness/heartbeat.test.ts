@@ -17,13 +17,16 @@ function assertNear(actual: number, expected: number, relative: number, message 
 type Recorded = { [K in keyof HeartbeatEvents<string>]: { at: number; event: HeartbeatEvents<string>[K][0] }[] };
 
 /**
- * `random` for an engine whose ticks end on multiples of the tick from its start, which the times in these tests
- * assume: the engine draws its jitter seed first (from the seeded source) and its wheel's phase second (here 0).
+ * `random` for an engine whose wheel gets `phase`: the engine draws its jitter seed first (from `random`) and its
+ * wheel's phase second (here `phase`, whatever it is).
  */
-function onGrid(random: () => number): () => number {
+function withPhase(phase: number, random: () => number): () => number {
   let draws = 0;
-  return () => (++draws === 2 ? 0 : random());
+  return () => (++draws === 2 ? phase : random());
 }
+
+/** `random` for an engine whose ticks end on multiples of the tick from its start, which the times in these tests assume. */
+const onGrid = (random: () => number) => withPhase(0, random);
 
 /** An engine on a manual clock that records every ping it sends and every event it emits. */
 function harness<C extends Clock = ManualClock>(options: HeartbeatOptions<string> = {}, clock?: C) {
@@ -57,8 +60,7 @@ describe('HeartbeatEngine', () => {
     // end of the tick that falls in; the grid of tick ends is phase ticks earlier than the engine's start.
     const pingAt: number[] = [];
     for (const draw of [0, 0.3, 0.6, 0.96, 1, Number.NaN]) {
-      let draws = 0;
-      const { engine, clock, pings, events } = harness({ ...STRICT, random: () => (++draws === 2 ? draw : 0.5) });
+      const { engine, clock, pings, events } = harness({ ...STRICT, random: withPhase(draw, () => 0.5) });
       engine.add('peer');
       clock.advance(15_000 + UNIT);
       const phase = draw >= 0 && draw < 1 ? draw : 0;
