@@ -6,9 +6,26 @@
 import { connect, type Socket } from 'node:net';
 import { connectionSpecs, openAll, paceTraffic, type ConnectRequest } from './client-plan.js';
 import { serve } from './ipc.js';
-import { HelloFlags, MESSAGE_BYTES, MessageTypes, message, monotonicMs } from './wire.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, fastMonotonicMs, message, monotonicMs, msBeforePing } from './wire.js';
 
-type ClientSocket = Socket & { muted?: boolean };
+/**
+ * `lastDataAt` and `dataBeforeAt`: when this client last wrote data on the socket, and the time before that (a ping
+ * read after a newer write was sent before it: its silence runs from the write before).
+ */
+type ClientSocket = Socket & { muted?: boolean; lastDataAt?: number; dataBeforeAt?: number | undefined };
+
+/** The pings this client received on connections that send data, by how long they had been quiet when the ping left. */
+const pingCheck = {
+  /** The connection had sent data less than a period before the ping left: a ping the issue says must not be sent. */
+  afterData: 0,
+  /** Its last data was a period or more before the ping left (this client fell behind): the ping was right. */
+  afterQuiet: 0,
+  /** Both known writes came after the ping left: when the one before was is not known. Counted against the arm. */
+  unknown: 0,
+  /** The shortest silence before a ping that came after data, in ms (null: none did). */
+  shortestQuietMs: null as number | null,
+};
+let periodMs = 0;
 
 
 let sockets: ClientSocket[] = [];
@@ -20,8 +37,31 @@ let errors = 0;
 function onData(this: ClientSocket, chunk: Buffer) {
   if (this.muted) return;
   for (let offset = 0; offset + MESSAGE_BYTES <= chunk.length; offset += MESSAGE_BYTES) {
-    if (chunk[offset] === MessageTypes.PING) this.write(message(MessageTypes.PONG, chunk.readUInt32BE(offset + 4)));
+    if (chunk[offset] !== MessageTypes.PING) continue;
+    if (this.lastDataAt !== undefined) checkPing(this, chunk, offset);
+    this.write(message(MessageTypes.PONG, chunk.readUInt32BE(offset + 4)));
   }
+}
+
+/** Classifies a ping on a connection that sends data by the silence before it left the server. */
+function checkPing(socket: ClientSocket, chunk: Buffer, offset: number) {
+  let quiet = msBeforePing(chunk, offset, socket.lastDataAt!);
+  if (quiet < 0 && socket.dataBeforeAt !== undefined) quiet = msBeforePing(chunk, offset, socket.dataBeforeAt);
+  if (quiet < 0) {
+    pingCheck.unknown++;
+  } else if (quiet < periodMs) {
+    pingCheck.afterData++;
+    pingCheck.shortestQuietMs = Math.min(pingCheck.shortestQuietMs ?? quiet, quiet);
+  } else {
+    pingCheck.afterQuiet++;
+  }
+}
+
+function sendData(socket: ClientSocket, data: Buffer) {
+  if (socket.muted || socket.destroyed) return;
+  socket.dataBeforeAt = socket.lastDataAt;
+  socket.lastDataAt = fastMonotonicMs();
+  socket.write(data);
 }
 
 function onError() {
@@ -48,13 +88,13 @@ serve({
     const plan = request as unknown as ConnectRequest;
     const specs = connectionSpecs(plan);
     errors = 0;
+    periodMs = plan.periodMs;
+    Object.assign(pingCheck, { afterData: 0, afterQuiet: 0, unknown: 0, shortestQuietMs: null });
     sockets = await openAll(specs, (spec) => open(plan.host, plan.port, spec.address, spec.flags));
     busySockets = sockets.filter((_, i) => specs[i]!.flags & HelloFlags.BUSY);
     victims = sockets.slice(plan.count);
     const data = message(MessageTypes.DATA, 0);
-    trafficTimer = paceTraffic(busySockets, plan.busyEveryMs, (socket) => {
-      if (!socket.muted && !socket.destroyed) socket.write(data);
-    });
+    trafficTimer = paceTraffic(busySockets, plan.busyEveryMs, (socket) => sendData(socket, data));
     return { opened: sockets.length, busy: busySockets.length };
   },
 
@@ -70,6 +110,9 @@ serve({
     }
     return killed;
   },
+
+  /** The pings received on connections that send data since connect, by the silence before each (pingCheck). */
+  pingCheck: () => ({ ...pingCheck }),
 
   teardown() {
     clearInterval(trafficTimer);

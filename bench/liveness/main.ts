@@ -14,7 +14,7 @@
  *
  * Per arm and round, in each server process: heap and RSS after GC before the arm and after its warm-up (per
  * connection: the arm's state over a bare socket); over the measuring window: CPU (user + system), event-loop
- * delay p50/p99/max (monitorEventLoopDelay, 10 ms resolution: a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures), pings and pings to busy connections. Bookkeeping
+ * delay p50/p99/max (monitorEventLoopDelay, 10 ms resolution: a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures), pings and pings to busy connections (the server's view), and from the clients, pings sent less than a period after the connection's last data (each PING carries its send time; wire.ts). Bookkeeping
  * CPU = the arm's CPU minus io-floor's, whose only work beyond the traffic is one ping per idle connection per
  * period. Detection: each client kills its victims (each sends a last message, then falls silent, and nft drops
  * every packet from or to them); error = verdict - (last message + the arm's configured worst case).
@@ -47,7 +47,7 @@ import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
 import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
-import { marginalHeap, markdownTable, missedTargets, round, roundResolution, summariseRound, summariseRounds, type AnyArm, type ArmRound, type WorkerWindow } from './results.js';
+import { marginalHeap, markdownTable, missedTargets, pingsAfterData, round, roundResolution, summariseRound, summariseRounds, type AnyArm, type ArmRound, type PingCheck, type WorkerWindow } from './results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..', '..');
@@ -143,7 +143,7 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   const busyEveryMs = settings.periodMs / 4;
   const ready = pairs.map((pair) => pair.server.request('expect', { count: count + victims }));
   await Promise.all(pairs.map((pair) => pair.client.request('connect', {
-    host: '127.0.0.1', port: pair.port, count, victims, busyFraction: Number(args.busy), busyEveryMs, generation, lane: pair.lane,
+    host: '127.0.0.1', port: pair.port, count, victims, busyFraction: Number(args.busy), busyEveryMs, periodMs: settings.periodMs, generation, lane: pair.lane,
   })));
   await Promise.all(ready);
   const before = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
@@ -164,13 +164,15 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   await sleep(windowMs(settings));
   await all(pairs, (pair) => pair.server.request('windowStart'));
   await sleep(windowMs(settings));
-  const windows = await all(pairs, (pair) => pair.server.request<Omit<WorkerWindow, 'memoryBefore' | 'memoryAfter'>>('windowEnd'));
+  const windows = await all(pairs, (pair) => pair.server.request<Omit<WorkerWindow, 'memoryBefore' | 'memoryAfter' | 'pingCheck'>>('windowEnd'));
+  // Only the raw TCP clients can tell (the server stamps its PINGs; lifeline/ws's pings carry the adapter's own payload).
+  const pingChecks = scale.transport === 'tcp' ? await all(pairs, (pair) => pair.client.request<PingCheck>('pingCheck')) : null;
   cut.restore();
   await all(pairs, (pair) => pair.server.request('teardown'));
   await all(pairs, (pair) => pair.client.request('teardown'));
   await sleep(300);
   return {
-    windows: windows.map((w, i) => ({ ...w, memoryBefore: before[i]!, memoryAfter: after[i]! }) as WorkerWindow),
+    windows: windows.map((w, i) => ({ ...w, memoryBefore: before[i]!, memoryAfter: after[i]!, pingCheck: pingChecks?.[i] ?? null }) as WorkerWindow),
     killed,
   };
 }
@@ -254,7 +256,7 @@ function missedWsChecks(label: string, rounds: ArmRound[][]): string[] {
 
 function printRound(label: string, r: number, rows: ArmRound[]) {
   console.log(`\n${label}, round ${r}`);
-  console.log('arm                 cpu/1k/P  bookkeep  heap B/c  rss B/c  loop p99  +p99   pings/c/P  to busy  detect err p50/max (ms)  early  false+');
+  console.log('arm                 cpu/1k/P  bookkeep  heap B/c  rss B/c  loop p99  +p99   pings/c/P  after data/busy  detect err p50/max (ms)  early  false+');
   for (const row of rows) {
     const d = row.detection;
     console.log([
@@ -266,7 +268,7 @@ function printRound(label: string, r: number, rows: ArmRound[]) {
       row.loopDelayMs.p99.toFixed(2).padStart(9),
       (row.addedLoopDelayP99Ms?.toFixed(2) ?? '-').padStart(6),
       row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
-      String(row.lifetimePingsToBusy).padStart(8),
+      `${pingsAfterData(row) ?? '-'}/${row.lifetimePingsToBusy}`.padStart(15),
       (d ? `${d.detected}/${d.victims} ${d.errorMs.p50}/${d.errorMs.max}` : '-').padStart(24),
       String(d?.early ?? '-').padStart(6),
       String(row.falsePositives).padStart(7),

@@ -9,7 +9,22 @@ function configuredDetectionMs(arm: AnyArm, settings: ArmSettings): number | nul
   return (Object.values(WsArmNames) as string[]).includes(arm) ? wsDetectionMs(arm as WsArmName, settings) : tcpDetectionMs(arm as ArmName, settings);
 }
 
-/** What one server worker reports for one arm in one round. */
+/**
+ * What one raw TCP client worker saw of the pings on its connections that send data, by the silence before each ping
+ * left the server (the PING carries its send time; the client knows its own last write): client-worker.ts.
+ */
+export interface PingCheck {
+  /** Less than a period after the connection's last data: pings the issue's target forbids. */
+  afterData: number;
+  /** A period or more after it (the client fell behind its schedule): pings that were right. */
+  afterQuiet: number;
+  /** Not known (both remembered writes came after the ping left); counted against the arm. */
+  unknown: number;
+  /** The shortest silence before a ping counted in afterData, ms; null when there was none. */
+  shortestQuietMs: number | null;
+}
+
+/** What one server worker reports for one arm in one round (with its client's pingCheck, null over ws). */
 export interface WorkerWindow {
   elapsedMs: number;
   cpuMs: number;
@@ -22,6 +37,7 @@ export interface WorkerWindow {
   /** Heap (heapUsed + arrayBuffers) and RSS after GC, before the arm and after its warm-up. */
   memoryBefore: { heap: number; rss: number };
   memoryAfter: { heap: number; rss: number };
+  pingCheck: PingCheck | null;
 }
 
 export interface ArmRound {
@@ -43,8 +59,11 @@ export interface ArmRound {
   byProcess: { cpuMs: number; loopDelayP99Ms: number }[];
   pings: number;
   pingsPerConnectionPerPeriod: number;
+  /** Pings to connections flagged busy, in the window and since the install: the server's view, which cannot tell a client that fell silent. */
   pingsToBusy: number;
   lifetimePingsToBusy: number;
+  /** The clients' view since the install, summed over processes; null over ws. The target counts afterData + unknown. */
+  pingCheck: PingCheck | null;
   detection: Detection | null;
   falsePositives: number;
   /** Live connections declared dead, by reason. */
@@ -130,12 +149,30 @@ export function summariseRound(
       pingsPerConnectionPerPeriod: round(pings / connections / periods, 3),
       pingsToBusy: list.reduce((sum, w) => sum + w.pingsToBusy, 0),
       lifetimePingsToBusy: list.reduce((sum, w) => sum + w.lifetimePingsToBusy, 0),
+      pingCheck: sumPingChecks(list.map((w) => w.pingCheck)),
       detection: detection(arm, list, killed.get(arm) ?? {}, settings),
       falsePositives: list.reduce((sum, w) => sum + w.falsePositives.length, 0),
       falsePositiveReasons: countBy(list.flatMap((w) => w.falsePositives.map((f) => f.reason))),
     });
   }
   return rows;
+}
+
+/** The processes' ping checks added up (the shortest silence is the least of them); null if any is missing. */
+export function sumPingChecks(checks: (PingCheck | null)[]): PingCheck | null {
+  if (checks.length === 0 || checks.some((check) => check === null)) return null;
+  const quiets = checks.map((check) => check!.shortestQuietMs).filter((ms): ms is number => ms !== null);
+  return {
+    afterData: checks.reduce((sum, check) => sum + check!.afterData, 0),
+    afterQuiet: checks.reduce((sum, check) => sum + check!.afterQuiet, 0),
+    unknown: checks.reduce((sum, check) => sum + check!.unknown, 0),
+    shortestQuietMs: quiets.length ? Math.min(...quiets) : null,
+  };
+}
+
+/** The pings the issue's first target counts: sent less than a period after the connection's data (or not known). */
+export function pingsAfterData(row: Pick<ArmRound, 'pingCheck'>): number | null {
+  return row.pingCheck && row.pingCheck.afterData + row.pingCheck.unknown;
 }
 
 function countBy(values: string[]): Record<string, number> {
@@ -172,7 +209,7 @@ function detection(arm: AnyArm, list: WorkerWindow[], killed: Record<string, num
 
 /**
  * Per arm, the median over rounds (with an even number of rounds, the mean of the middle two), detection errors
- * pooled; pings to busy connections, false verdicts, victims and detections are totals over the rounds.
+ * pooled; pings (after data, and to busy connections), false verdicts, victims and detections are totals over the rounds.
  */
 export function summariseRounds(rounds: ArmRound[][]) {
   const arms = rounds[0]!.map((row) => row.arm);
@@ -196,6 +233,7 @@ export function summariseRounds(rounds: ArmRound[][]) {
       addedLoopDelayP99Ms: med((row) => row.addedLoopDelayP99Ms),
       pingsPerConnectionPerPeriod: med((row) => row.pingsPerConnectionPerPeriod),
       pingsToBusy: rows.reduce((sum, row) => sum + row.lifetimePingsToBusy, 0),
+      pingsAfterData: rows.some((row) => row.pingCheck === null) ? null : rows.reduce((sum, row) => sum + pingsAfterData(row)!, 0),
       falsePositives: rows.reduce((sum, row) => sum + row.falsePositives, 0),
       detection: detection && {
         configuredMs: detection.configuredMs,
@@ -255,7 +293,8 @@ export function roundResolution(rows: ArmRound[]): RoundResolution | null {
 
 /** The issue's targets for the lifeline arm. */
 export const TARGETS = {
-  pingsToBusy: 0,
+  /** Pings to connections that carried data within the period (the clients' pingCheck: afterData + unknown). */
+  pingsAfterData: 0,
   heapBytesPerConnection: 64,
   bookkeepingMsPer1000PerPeriod: 1,
   addedLoopDelayP99Ms: 2,
@@ -274,7 +313,13 @@ export function missedTargets(label: string, rounds: ArmRound[][], settings: Arm
     const at = `${label} round ${r + 1}`;
     const lifeline = rows.find((row) => row.arm === ArmNames.LIFELINE);
     if (!lifeline) return;
-    if (lifeline.lifetimePingsToBusy > TARGETS.pingsToBusy) missed.push(`${at}: lifeline pinged busy connections ${lifeline.lifetimePingsToBusy} times`);
+    const afterData = pingsAfterData(lifeline);
+    if (afterData === null) {
+      if (lifeline.lifetimePingsToBusy > TARGETS.pingsAfterData) missed.push(`${at}: lifeline pinged busy connections ${lifeline.lifetimePingsToBusy} times`);
+    } else if (afterData > TARGETS.pingsAfterData) {
+      missed.push(`${at}: lifeline sent ${afterData} pings less than a period after the connection's last data` +
+        ` (shortest silence ${lifeline.pingCheck!.shortestQuietMs} ms, ${lifeline.pingCheck!.unknown} not known)`);
+    }
     if (lifeline.heapBytesPerConnection > TARGETS.heapBytesPerConnection) {
       missed.push(`${at}: lifeline heap ${lifeline.heapBytesPerConnection} B per connection > ${TARGETS.heapBytesPerConnection} B`);
     }
@@ -312,18 +357,19 @@ export function markdownTable(summary: {
   addedLoopDelayP99Ms: number | null;
   pingsPerConnectionPerPeriod: number | null;
   pingsToBusy: number;
+  pingsAfterData: number | null;
   falsePositives: number;
   detection: { victims: number; detected: number; errorMs: Stats; early: number; configuredMs: number } | null;
 }[]): string {
   const f = (value: number | null, digits = 2) => (value === null ? '-' : value.toFixed(digits));
   const lines = [
-    '| arm | CPU ms /1000 conn /period | bookkeeping ms | heap B/conn | loop p99 ms (added) | pings /conn /period | pings to busy | detected | error p50 / max ms (configured) | early | false dead |',
+    '| arm | CPU ms /1000 conn /period | bookkeeping ms | heap B/conn | loop p99 ms (added) | pings /conn /period | pings after data (to busy) | detected | error p50 / max ms (configured) | early | false dead |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of summary) {
     const d = row.detection;
     lines.push(`| ${row.arm} | ${f(row.cpuMsPer1000PerPeriod)} | ${f(row.bookkeepingMsPer1000PerPeriod)} | ${f(row.heapBytesPerConnection, 0)} | ` +
-      `${f(row.loopDelayP99Ms)} (${f(row.addedLoopDelayP99Ms)}) | ${f(row.pingsPerConnectionPerPeriod, 3)} | ${row.pingsToBusy} | ` +
+      `${f(row.loopDelayP99Ms)} (${f(row.addedLoopDelayP99Ms)}) | ${f(row.pingsPerConnectionPerPeriod, 3)} | ${row.pingsAfterData ?? '-'} (${row.pingsToBusy}) | ` +
       `${d ? `${d.detected}/${d.victims}` : '-'} | ${d ? `${d.errorMs.p50} / ${d.errorMs.max} (${d.configuredMs / 1000} s)` : '-'} | ${d ? d.early : '-'} | ${row.falsePositives} |`);
   }
   return lines.join('\n');

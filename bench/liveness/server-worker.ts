@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { createArm, type ArmHost, type ArmName, type ArmSettings, type BenchSocket, type LivenessArm } from './arms.js';
 import { serve } from './ipc.js';
 import { ArmRecord, settledMemory, spreadOver } from './worker-measure.js';
-import { HelloFlags, MESSAGE_BYTES, MessageTypes, message } from './wire.js';
+import { HelloFlags, MESSAGE_BYTES, MessageTypes, fastMonotonicMs, message, pingMessage } from './wire.js';
 
 if (!(globalThis as { gc?: () => void }).gc) throw new Error('the server worker needs node --expose-gc');
 
@@ -47,7 +47,7 @@ const host: ArmHost = {
   sendPing(index, nonce) {
     const socket = sockets[index];
     if (!socket || socket.destroyed) return;
-    socket.write(message(MessageTypes.PING, nonce));
+    socket.write(pingMessage(nonce, fastMonotonicMs()));
     // A victim was busy until it died; pinging it afterwards is right.
     record.countPing(busy[index] === 1 && !victim[index]);
   },

@@ -3,9 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
-import { marginalHeap, median, missedTargets, roundResolution, summariseRounds, type ArmRound } from '../../bench/liveness/results.js';
+import { paceTraffic } from '../../bench/liveness/client-plan.js';
+import { marginalHeap, median, missedTargets, pingsAfterData, roundResolution, sumPingChecks, summariseRounds, type ArmRound, type PingCheck } from '../../bench/liveness/results.js';
+import { msBeforePing, pingMessage } from '../../bench/liveness/wire.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -15,8 +17,12 @@ function row(arm: ArmRound['arm'], fields: Partial<ArmRound> = {}): ArmRound {
   return {
     arm, connections: 1000, periods: 2.5, cpuMsPer1000PerPeriod: 10, bookkeepingMsPer1000PerPeriod: 2, heapBytesPerConnection: 50,
     rssBytesPerConnection: 0, loopDelayMs: { p50: 1, p99: 2, max: 3 }, addedLoopDelayP99Ms: 0, pings: 0, pingsPerConnectionPerPeriod: 0.8,
-    byProcess: [], pingsToBusy: 0, lifetimePingsToBusy: 0, detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
+    byProcess: [], pingsToBusy: 0, lifetimePingsToBusy: 0, pingCheck: check(), detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
   };
+}
+
+function check(fields: Partial<PingCheck> = {}): PingCheck {
+  return { afterData: 0, afterQuiet: 0, unknown: 0, shortestQuietMs: null, ...fields };
 }
 
 const detection = (errors: number[]) => ({
@@ -41,16 +47,74 @@ describe('liveness benchmark: targets', () => {
     const rows = [
       row(ArmNames.WS_RECIPE, { bookkeepingMsPer1000PerPeriod: 0.4 }),
       row(ArmNames.LIFELINE, {
-        bookkeepingMsPer1000PerPeriod: 1.5, heapBytesPerConnection: 70, addedLoopDelayP99Ms: 3, lifetimePingsToBusy: 2,
+        bookkeepingMsPer1000PerPeriod: 1.5, heapBytesPerConnection: 70, addedLoopDelayP99Ms: 3, lifetimePingsToBusy: 9,
+        pingCheck: check({ afterData: 2, afterQuiet: 6, unknown: 1, shortestQuietMs: 5790 }),
         detection: detection([-5, 150]), falsePositives: 1,
       }),
     ];
     const missed = missedTargets('x', [rows], SETTINGS, { loopDelay: true }).join('\n');
-    for (const expected of [/pinged busy connections 2 times/, /heap 70 B/, /bookkeeping 1.5 ms per 1000/, /not below ws-recipe's 0.4 ms/,
+    for (const expected of [/sent 3 pings less than a period after the connection's last data \(shortest silence 5790 ms, 1 not known\)/, /heap 70 B/, /bookkeeping 1.5 ms per 1000/, /not below ws-recipe's 0.4 ms/,
       /event-loop delay p99 3 ms/, /1 victims dead early/, /150 ms late/, /1 live connections dead/]) {
       assert.match(missed, expected);
     }
     assert.doesNotMatch(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /event-loop/);
+  });
+
+  test('liveness bench: a ping to a busy connection whose client had gone quiet for a period is no miss; one after data is', () => {
+    const lifeline = (fields: Partial<ArmRound>) => [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 60, detection: detection([10]), ...fields })];
+    const quiet = lifeline({ lifetimePingsToBusy: 3081, pingCheck: check({ afterQuiet: 3081 }) });
+    assert.deepEqual(missedTargets('x', [quiet], SETTINGS, { loopDelay: true }), []);
+    const unknown = lifeline({ lifetimePingsToBusy: 1, pingCheck: check({ unknown: 1 }) });
+    assert.match(missedTargets('x', [unknown], SETTINGS, { loopDelay: true }).join('\n'), /sent 1 pings less than a period/);
+    // Without the clients' view (over ws), every ping to a busy connection counts.
+    const serverOnly = lifeline({ lifetimePingsToBusy: 2, pingCheck: null });
+    assert.match(missedTargets('x', [serverOnly], SETTINGS, { loopDelay: true }).join('\n'), /pinged busy connections 2 times/);
+  });
+});
+
+describe('liveness benchmark: what the clients saw of the pings', () => {
+  test('liveness bench: a PING carries its send time; the client reads the silence before it, across the 2^24 ms wrap and within 1 ms', () => {
+    const ping = pingMessage(0xdeadbeef, 1_000_000.7);
+    assert.equal(ping.readUInt32BE(4), 0xdeadbeef, 'the nonce is where it was');
+    assert.equal(ping[0], 0x50);
+    assert.equal(msBeforePing(ping, 0, 994_000.2), 6000);
+    assert.equal(msBeforePing(ping, 0, 1_000_050), -50, 'a write made while the ping was in flight');
+    const wrapped = pingMessage(1, 2 ** 24 + 100);
+    assert.equal(msBeforePing(wrapped, 0, 2 ** 24 - 5900), 6000);
+    const inChunk = Buffer.concat([Buffer.alloc(8), ping]);
+    assert.equal(msBeforePing(inChunk, 8, 999_000), 1000);
+  });
+
+  test('liveness bench: ping checks add up over processes; the shortest silence is the least; a missing one makes the sum unknown', () => {
+    const sum = sumPingChecks([check({ afterData: 1, shortestQuietMs: 5800 }), check({ afterData: 2, afterQuiet: 4, unknown: 1, shortestQuietMs: 5790 }), check()]);
+    assert.deepEqual(sum, { afterData: 3, afterQuiet: 4, unknown: 1, shortestQuietMs: 5790 });
+    assert.equal(pingsAfterData({ pingCheck: sum }), 4);
+    assert.equal(sumPingChecks([check(), null]), null);
+    assert.equal(pingsAfterData({ pingCheck: null }), null);
+  });
+
+  test('liveness bench: busy connections keep their rate when the client timer runs late, and a late tick sends to each at most once', () => {
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      let clock = 0;
+      const sent = new Map<number, number>();
+      const busy = Array.from({ length: 100 }, (_, i) => i);
+      const timer = paceTraffic(busy, 1000, (c) => sent.set(c, (sent.get(c) ?? 0) + 1), () => clock);
+      // The 10 ms timer runs every 40 ms of the clock: 2 s of it must still give every connection 2 messages.
+      for (let i = 0; i < 50; i++) {
+        clock += 40;
+        mock.timers.tick(10);
+      }
+      assert.deepEqual([...new Set(sent.values())], [2]);
+      assert.equal(sent.size, 100);
+      // Starved for 5 s: one message each, not five.
+      clock += 5000;
+      mock.timers.tick(10);
+      assert.deepEqual([...new Set(sent.values())], [3]);
+      clearInterval(timer);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
 
@@ -138,7 +202,10 @@ describe('liveness benchmark: a small real run', { skip }, () => {
       const lifeline = rows.find((r) => r.arm === ArmNames.LIFELINE)!;
       const recipe = rows.find((r) => r.arm === ArmNames.WS_RECIPE)!;
       assert.equal(lifeline.lifetimePingsToBusy, 0);
+      assert.deepEqual(lifeline.pingCheck, { afterData: 0, afterQuiet: 0, unknown: 0, shortestQuietMs: null });
       assert.ok(recipe.lifetimePingsToBusy > 0, 'the recipe pings everyone');
+      // The clients see the recipe's pings to their busy connections as pings after data (it pings every period).
+      assert.ok(pingsAfterData(recipe)! > 0, JSON.stringify(recipe.pingCheck));
       assert.equal(lifeline.falsePositives, 0);
       assert.equal(lifeline.detection!.victims, 6);
       assert.equal(lifeline.detection!.detected, 6);
