@@ -23,7 +23,8 @@
  * times), from then on pings flow at their steady rate; one more period (every arm has pinged, V8 has optimised its
  * code); memory is measured (heap and RSS per connection: the arm's growth over those two periods minus the none
  * arm's, the same connections with no liveness); the victims are killed, and the verdicts have the slowest arm's
- * worst case plus a second; then the measuring window (CPU, loop delay, pings) of the same length, so that it holds
+ * worst case plus a second; the victims still open are destroyed (so every arm's window follows the same destroyed
+ * sockets: server-worker.ts reapVictims); then the measuring window (CPU, loop delay, pings) of the same length, so that it holds
  * the steady state and none of the first verdicts' one-off JIT work.
  *
  * Over ws (issue #8; ws-arms.ts, ws-*-worker.ts): the same measurements on real WebSocket connections (`ws` server
@@ -162,6 +163,9 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;
   cut.cut();
   await sleep(windowMs(settings));
+  // Every arm's window then follows the same destroyed victims (server-worker.ts reapVictims: the deoptimisation that
+  // follows). Over ws only lifeline/ws and the recipe run, and both convict.
+  if (scale.transport === 'tcp') await all(pairs, (pair) => pair.server.request('reapVictims'));
   await all(pairs, (pair) => pair.server.request('windowStart'));
   await sleep(windowMs(settings));
   const windows = await all(pairs, (pair) => pair.server.request<Omit<WorkerWindow, 'memoryBefore' | 'memoryAfter' | 'pingCheck'>>('windowEnd'));
