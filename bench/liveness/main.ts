@@ -164,7 +164,7 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   cut.cut();
   await sleep(windowMs(settings));
   // Every arm's window then follows the same destroyed victims (server-worker.ts reapVictims: the deoptimisation that
-  // follows). Over ws only lifeline/ws and the recipe run, and both convict.
+  // follows). Over ws there is no floor to measure against, and both arms that ping convict.
   if (scale.transport === 'tcp') await all(pairs, (pair) => pair.server.request('reapVictims'));
   await all(pairs, (pair) => pair.server.request('windowStart'));
   await sleep(windowMs(settings));
