@@ -6,6 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { connectionSpecs, openAll, paceTraffic, type ConnectRequest } from './client-plan.js';
 import { serve } from './ipc.js';
+import type { PingCheck } from './results.js';
 import { HelloFlags, MESSAGE_BYTES, MessageTypes, fastMonotonicMs, message, monotonicMs, msBeforePing } from './wire.js';
 
 /**
@@ -14,17 +15,9 @@ import { HelloFlags, MESSAGE_BYTES, MessageTypes, fastMonotonicMs, message, mono
  */
 type ClientSocket = Socket & { muted?: boolean; lastDataAt?: number; dataBeforeAt?: number | undefined };
 
+const noPings = (): PingCheck => ({ afterData: 0, afterQuiet: 0, unknown: 0, shortestQuietMs: null });
 /** The pings this client received on connections that send data, by how long they had been quiet when the ping left. */
-const pingCheck = {
-  /** The connection had sent data less than a period before the ping left: a ping the issue says must not be sent. */
-  afterData: 0,
-  /** Its last data was a period or more before the ping left (this client fell behind): the ping was right. */
-  afterQuiet: 0,
-  /** Both known writes came after the ping left: when the one before was is not known. Counted against the arm. */
-  unknown: 0,
-  /** The shortest silence before a ping that came after data, in ms (null: none did). */
-  shortestQuietMs: null as number | null,
-};
+let pingCheck = noPings();
 let periodMs = 0;
 
 
@@ -89,7 +82,7 @@ serve({
     const specs = connectionSpecs(plan);
     errors = 0;
     periodMs = plan.periodMs;
-    Object.assign(pingCheck, { afterData: 0, afterQuiet: 0, unknown: 0, shortestQuietMs: null });
+    pingCheck = noPings();
     sockets = await openAll(specs, (spec) => open(plan.host, plan.port, spec.address, spec.flags));
     busySockets = sockets.filter((_, i) => specs[i]!.flags & HelloFlags.BUSY);
     victims = sockets.slice(plan.count);
@@ -112,7 +105,7 @@ serve({
   },
 
   /** The pings received on connections that send data since connect, by the silence before each (pingCheck). */
-  pingCheck: () => ({ ...pingCheck }),
+  pingCheck: () => pingCheck,
 
   teardown() {
     clearInterval(trafficTimer);

@@ -233,7 +233,7 @@ export function summariseRounds(rounds: ArmRound[][]) {
       addedLoopDelayP99Ms: med((row) => row.addedLoopDelayP99Ms),
       pingsPerConnectionPerPeriod: med((row) => row.pingsPerConnectionPerPeriod),
       pingsToBusy: rows.reduce((sum, row) => sum + row.lifetimePingsToBusy, 0),
-      pingsAfterData: rows.some((row) => row.pingCheck === null) ? null : rows.reduce((sum, row) => sum + pingsAfterData(row)!, 0),
+      pingsAfterData: pingsAfterData({ pingCheck: sumPingChecks(rows.map((row) => row.pingCheck)) }),
       falsePositives: rows.reduce((sum, row) => sum + row.falsePositives, 0),
       detection: detection && {
         configuredMs: detection.configuredMs,
