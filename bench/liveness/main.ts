@@ -45,6 +45,7 @@ import { parseDuration } from '../../src/duration.js';
 import { machineInfo } from '../machine.js';
 import { wheelMillion } from '../wheel-million.js';
 import { ALL_ARMS, ArmNames, type ArmName, type ArmSettings } from './arms.js';
+import { laneArms, sideBySideArms } from './side-by-side.js';
 import { ALL_WS_ARMS, WsArmNames } from './ws-arms.js';
 import { WorkerChannel } from './ipc.js';
 import { enterOwnNetworkNamespace, VictimCut } from './netns.js';
@@ -71,6 +72,7 @@ const { values: args } = parseArgs({
     'ws-rounds': { type: 'string', default: '3' },
     'no-micro': { type: 'boolean', default: false },
     'client-nice': { type: 'string', default: '19' },
+    'side-by-side-rounds': { type: 'string', default: '6' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'liveness.json') },
   },
 });
@@ -89,6 +91,8 @@ interface Scale {
   periodMs: number;
   rounds: number;
   loopDelayTarget: boolean;
+  /** Rounds with the compared arms at the same time (side-by-side.ts), after the rounds one after another; 0: none. */
+  sideBySideRounds: number;
 }
 
 function settingsFor(periodMs: number): ArmSettings {
@@ -138,7 +142,8 @@ function spawnWorker(file: string, execArgv: string[]): ChildProcess {
 
 let generation = 0;
 
-async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSettings, cut: VictimCut, victims: number) {
+/** Runs one arm on every pair, or (side by side) each pair's own arm at the same time: `armOf` says which. */
+async function runArm(pairs: Pair[], scale: Scale, armOf: (pair: Pair) => AnyArm, settings: ArmSettings, cut: VictimCut, victims: number) {
   generation++;
   const count = scale.perProcess;
   const busyEveryMs = settings.periodMs / 4;
@@ -149,7 +154,7 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   await Promise.all(ready);
   const before = await all(pairs, (pair) => pair.server.request<{ heap: number; rss: number }>('memory'));
   // Spread over one period, the installs leave pings flowing at their steady rate from the end of it on.
-  await all(pairs, (pair) => pair.server.request('install', { arm, settings, spreadMs: settings.periodMs }));
+  await all(pairs, (pair) => pair.server.request('install', { arm: armOf(pair), settings, spreadMs: settings.periodMs }));
   // Then one more period before anything is measured: the arms that ping a period after a connection was added
   // (lifeline, the recipe, the timers) send their first pings only now, and V8 optimises their ping and pong paths as
   // they run. Measured at once, that warm-up (TurboFan compiling the engine and Node's write path, deopts and
@@ -160,7 +165,7 @@ async function runArm(pairs: Pair[], scale: Scale, arm: AnyArm, settings: ArmSet
   // paths V8 has not seen (it deoptimises and recompiles them, and a destroyed socket deoptimises Node's write path),
   // a one-off cost (about 90 ms more compilation in lifeline's window than in io-floor's at 19 000) that a window of
   // a few periods would charge as per-period cost. Their verdicts are recorded whenever they come.
-  const killed = Object.assign({}, ...(await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill')))) as Record<string, number>;
+  const killed = await all(pairs, (pair) => pair.client.request<Record<string, number>>('kill'));
   cut.cut();
   await sleep(windowMs(settings));
   // Every arm's window then follows the same destroyed victims (server-worker.ts reapVictims: the deoptimisation that
@@ -198,9 +203,9 @@ async function runScale(scale: Scale, victims: number, cut: VictimCut) {
       // and JIT state of the arms before it (the first runs showed the later arms dearer whatever they were).
       const pairs = await startPairs(scale.processes, scale.transport);
       try {
-        const result = await runArm(pairs, scale, arm, settings, cut, victims);
+        const result = await runArm(pairs, scale, () => arm, settings, cut, victims);
         windows.set(arm, result.windows);
-        killed.set(arm, result.killed);
+        killed.set(arm, Object.assign({}, ...result.killed) as Record<string, number>);
       } finally {
         await stopPairs(pairs);
       }
@@ -215,6 +220,68 @@ async function runScale(scale: Scale, victims: number, cut: VictimCut) {
     ...scale, connections, victimsPerProcess: victims, settings, rounds, summary: summariseRounds(rounds), ratios: ratios(rounds, lifeline),
     resolution: rounds.map(roundResolution),
   };
+}
+
+/**
+ * The rounds side by side (side-by-side.ts): the compared arms at the same time in their own lanes, rotated over the
+ * lanes from round to round. Each arm's figures are per its own connections (its lanes'); there is no `none` arm
+ * beside them, so no heap or added loop delay.
+ */
+async function runSideBySide(scale: Scale, victims: number, cut: VictimCut, rounds: number) {
+  const arms = sideBySideArms(scale.arms as ArmName[]);
+  laneArms(arms, scale.processes, 1); // checks the layout before anything starts
+  const settings = settingsFor(scale.periodMs);
+  const connections = (scale.processes / arms.length) * (scale.perProcess + victims);
+  const results: ArmRound[][] = [];
+  const lanes: ArmName[][] = [];
+  for (let r = 1; r <= rounds; r++) {
+    const started = Date.now();
+    const byLane = laneArms(arms, scale.processes, r);
+    const pairs = await startPairs(scale.processes, scale.transport);
+    let result;
+    try {
+      result = await runArm(pairs, scale, (pair) => byLane[pair.lane]!, settings, cut, victims);
+    } finally {
+      await stopPairs(pairs);
+    }
+    const windows = new Map<AnyArm, WorkerWindow[]>(arms.map((arm) => [arm, []]));
+    const killed = new Map<AnyArm, Record<string, number>>(arms.map((arm) => [arm, {}]));
+    byLane.forEach((arm, lane) => {
+      windows.get(arm)!.push(result.windows[lane]!);
+      Object.assign(killed.get(arm)!, result.killed[lane]);
+    });
+    console.error(`  ${scale.label} side by side round ${r}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const rows = summariseRound(windows, killed, settings, connections);
+    results.push(rows);
+    lanes.push(byLane);
+    printSideBySide(scale.label, r, rows, byLane);
+  }
+  return {
+    arms, connectionsPerArm: connections, lanes, rounds: results, summary: summariseRounds(results), resolution: results.map(roundResolution),
+  };
+}
+
+function printSideBySide(label: string, r: number, rows: ArmRound[], lanes: readonly AnyArm[]) {
+  console.log(`\n${label}, side by side, round ${r} (lanes: ${lanes.join(' ')})`);
+  console.log('arm                 cpu/1k/P  bookkeep  loop p99  pings/c/P  after data/busy  detect err p50/max (ms)  early  false+');
+  for (const row of rows) {
+    const d = row.detection;
+    console.log([
+      row.arm.padEnd(18),
+      row.cpuMsPer1000PerPeriod.toFixed(2).padStart(9),
+      (row.bookkeepingMsPer1000PerPeriod?.toFixed(2) ?? '-').padStart(9),
+      row.loopDelayMs.p99.toFixed(2).padStart(9),
+      row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
+      `${pingsAfterData(row) ?? '-'}/${row.lifetimePingsToBusy}`.padStart(15),
+      (d ? `${d.detected}/${d.victims} ${d.errorMs.p50}/${d.errorMs.max}` : '-').padStart(24),
+      String(d?.early ?? '-').padStart(6),
+      String(row.falsePositives).padStart(7),
+    ].join(' '));
+  }
+  console.log('per process: CPU ms in the window = user + system = main thread + other threads (main-thread GC pauses ms / count)');
+  for (const row of rows) {
+    console.log(`  ${row.arm.padEnd(18)} ${row.byProcess.map((p) => `${p.cpuMs} = ${p.userMs} + ${p.systemMs} = ${p.mainThreadMs} + ${p.otherThreadsMs} (${p.gcPauseMs}/${p.gcCount})`).join('  ')}`);
+  }
 }
 
 /** Disconnecting lets a worker exit by itself (and write a --cpu-prof profile); kill what lingers. */
@@ -267,8 +334,8 @@ function printRound(label: string, r: number, rows: ArmRound[]) {
       row.arm.padEnd(18),
       row.cpuMsPer1000PerPeriod.toFixed(2).padStart(9),
       (row.bookkeepingMsPer1000PerPeriod?.toFixed(2) ?? '-').padStart(9),
-      row.heapBytesPerConnection.toFixed(0).padStart(9),
-      row.rssBytesPerConnection.toFixed(0).padStart(8),
+      (row.heapBytesPerConnection?.toFixed(0) ?? '-').padStart(9),
+      (row.rssBytesPerConnection?.toFixed(0) ?? '-').padStart(8),
       row.loopDelayMs.p99.toFixed(2).padStart(9),
       (row.addedLoopDelayP99Ms?.toFixed(2) ?? '-').padStart(6),
       row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
@@ -300,16 +367,25 @@ async function main() {
   const total = Number(args.connections);
   const processes = Number(args.processes);
   const scales: Scale[] = [];
-  const tcp = { transport: 'tcp' as const, arms, processes: 1, loopDelayTarget: false };
+  const sideBySideRounds = Number(args['side-by-side-rounds']);
+  if (!Number.isInteger(sideBySideRounds) || sideBySideRounds < 0) {
+    throw new Error(`--side-by-side-rounds ${args['side-by-side-rounds']}: must be a whole number (0 skips them)`);
+  }
+  const tcp = { transport: 'tcp' as const, arms, processes: 1, loopDelayTarget: false, sideBySideRounds: 0 };
   for (const n of args.scale.split(',').filter(Boolean).map(Number)) {
     scales.push({ ...tcp, label: `${n} in 1 process`, perProcess: n, periodMs: parseDuration(args['scale-period'], '--scale-period'), rounds: Number(args['scale-rounds']) });
   }
   if (total > 0) {
-    scales.push({ ...tcp, label: `${total} in ${processes} processes`, processes, perProcess: Math.ceil(total / processes), periodMs: parseDuration(args.period, '--period'), rounds: Number(args.rounds), loopDelayTarget: true });
+    // Checked now, not after the hour of rounds that come first.
+    if (sideBySideRounds > 0) laneArms(sideBySideArms(arms), processes, 1);
+    scales.push({
+      ...tcp, label: `${total} in ${processes} processes`, processes, perProcess: Math.ceil(total / processes), periodMs: parseDuration(args.period, '--period'),
+      rounds: Number(args.rounds), loopDelayTarget: true, sideBySideRounds,
+    });
   }
   const overWs = Number(args.ws);
   if (overWs > 0) {
-    scales.push({ label: `${overWs} over ws in 1 process`, transport: 'ws', arms: ALL_WS_ARMS, processes: 1, perProcess: overWs, periodMs: parseDuration(args['ws-period'], '--ws-period'), rounds: Number(args['ws-rounds']), loopDelayTarget: false });
+    scales.push({ label: `${overWs} over ws in 1 process`, transport: 'ws', arms: ALL_WS_ARMS, processes: 1, perProcess: overWs, periodMs: parseDuration(args['ws-period'], '--ws-period'), rounds: Number(args['ws-rounds']), loopDelayTarget: false, sideBySideRounds: 0 });
   }
   const machine = machineInfo(ROOT, 'src');
   const results = [];
@@ -317,7 +393,9 @@ async function main() {
   for (const scale of scales) {
     console.error(`${scale.label}: period ${scale.periodMs} ms, ${scale.rounds} rounds, arms ${scale.arms.join(' ')}`);
     const result = await runScale(scale, victims, cut);
-    results.push(result);
+    const sideBySide = scale.sideBySideRounds > 0 ? await runSideBySide(scale, victims, cut, scale.sideBySideRounds) : null;
+    results.push({ ...result, sideBySide });
+    if (sideBySide) missed.push(...missedTargets(`${scale.label} side by side`, sideBySide.rounds, result.settings, { loopDelay: false, heap: false }));
     missed.push(...(scale.transport === 'tcp'
       ? missedTargets(scale.label, result.rounds, result.settings, { loopDelay: scale.loopDelayTarget })
       : missedWsChecks(scale.label, result.rounds)));
@@ -340,7 +418,12 @@ async function main() {
     timingWheel: micro,
     missedTargets: missed,
   };
-  for (const result of results) console.log(`\n${result.label} (period ${result.settings.periodMs / 1000} s, median of ${result.rounds.length} rounds)\n\n${markdownTable(result.summary)}`);
+  for (const result of results) {
+    const period = `period ${result.settings.periodMs / 1000} s`;
+    if (result.rounds.length) console.log(`\n${result.label} (${period}, median of ${result.rounds.length} rounds)\n\n${markdownTable(result.summary)}`);
+    const side = result.sideBySide;
+    if (side) console.log(`\n${result.label}, side by side (${period}, ${side.connectionsPerArm} connections per arm, median of ${side.rounds.length} rounds)\n\n${markdownTable(side.summary)}`);
+  }
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`\nwrote ${args.out}`);

@@ -1,4 +1,5 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { monotonicMs } from './wire.js';
 
 /**
@@ -26,29 +27,83 @@ export async function settledMemory(): Promise<{ heap: number; rss: number }> {
 }
 
 /**
+ * On-CPU time of this process's main thread and of all its other threads (V8's compiler and GC helpers, libuv), in ms,
+ * from the scheduler's per-thread accounting (/proc/self/task/<tid>/schedstat, nanoseconds); null where not Linux.
+ */
+function threadCpuMs(): { mainMs: number; otherMs: number } | null {
+  try {
+    let mainMs = 0;
+    let otherMs = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      let ns: number;
+      try {
+        ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      if (Number(tid) === process.pid) mainMs += ns / 1e6;
+      else otherMs += ns / 1e6;
+    }
+    return { mainMs, otherMs };
+  } catch {
+    return null;
+  }
+}
+
+/** A window's CPU, where it went (user, system, and the main thread's GC pauses), and the event-loop delay. */
+export interface WindowMeasures {
+  elapsedMs: number;
+  cpuMs: number;
+  cpuSplit: { userMs: number; systemMs: number; gcPauseMs: number; gcCount: number; mainThreadMs: number | null; otherThreadsMs: number | null };
+  loopDelay: { p50: number; p99: number; max: number };
+}
+
+/**
  * CPU (user + system) and event-loop delay over a window. The delay is what monitorEventLoopDelay records at a
  * 10 ms resolution (a finer one costs each process hundreds of wake-ups a second, noise in the CPU figures): the
  * interval between its timer's runs, so 10 ms means no delay at all.
  */
 export class MeasuringWindow {
   #histogram: IntervalHistogram | null = null;
-  #start: { cpu: NodeJS.CpuUsage; at: number } | null = null;
+  #start: { cpu: NodeJS.CpuUsage; at: number; threads: { mainMs: number; otherMs: number } | null } | null = null;
+  #gc = { ms: 0, count: 0 };
+  #gcObserver: PerformanceObserver | null = null;
 
   start(): number {
     this.#histogram = monitorEventLoopDelay({ resolution: 10 });
     this.#histogram.enable();
-    this.#start = { cpu: process.cpuUsage(), at: monotonicMs() };
+    this.#gc = { ms: 0, count: 0 };
+    this.#gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        this.#gc.ms += entry.duration;
+        this.#gc.count++;
+      }
+    });
+    this.#gcObserver.observe({ entryTypes: ['gc'] });
+    this.#start = { cpu: process.cpuUsage(), at: monotonicMs(), threads: threadCpuMs() };
     return this.#start.at;
   }
 
-  end(): { elapsedMs: number; cpuMs: number; loopDelay: { p50: number; p99: number; max: number } } {
+  end(): WindowMeasures {
     if (!this.#start || !this.#histogram) throw new Error('the window was not started');
     const cpu = process.cpuUsage(this.#start.cpu);
+    const threads = threadCpuMs();
+    const before = this.#start.threads;
+    this.#gcObserver?.disconnect();
     const elapsedMs = monotonicMs() - this.#start.at;
     const h = this.#histogram;
     h.disable();
     const ms = (ns: number) => (h.count ? ns / 1e6 : 0);
-    return { elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loopDelay: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) } };
+    return {
+      elapsedMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuSplit: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, gcPauseMs: this.#gc.ms, gcCount: this.#gc.count,
+        mainThreadMs: threads && before ? threads.mainMs - before.mainMs : null,
+        // Threads that ended within the window are missing here (V8's and libuv's pools live as long as the process).
+        otherThreadsMs: threads && before ? threads.otherMs - before.otherMs : null,
+      },
+      loopDelay: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) },
+    };
   }
 }
 

@@ -7,6 +7,7 @@ import { describe, mock, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
 import { paceTraffic } from '../../bench/liveness/client-plan.js';
 import { marginalHeap, median, missedTargets, pingsAfterData, roundResolution, sumPingChecks, summariseRounds, type ArmRound, type PingCheck } from '../../bench/liveness/results.js';
+import { laneArms, sideBySideArms, SIDE_BY_SIDE_ARMS } from '../../bench/liveness/side-by-side.js';
 import { msBeforePing, pingMessage } from '../../bench/liveness/wire.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
@@ -69,6 +70,36 @@ describe('liveness benchmark: targets', () => {
     // Without the clients' view (over ws), every ping to a busy connection counts.
     const serverOnly = lifeline({ lifetimePingsToBusy: 2, pingCheck: null });
     assert.match(missedTargets('x', [serverOnly], SETTINGS, { loopDelay: true }).join('\n'), /pinged busy connections 2 times/);
+  });
+});
+
+describe('liveness benchmark: side by side', () => {
+  test('liveness bench: side by side rotates the arms over the lanes, each arm on every lane once in as many rounds', () => {
+    const arms = sideBySideArms([...SIDE_BY_SIDE_ARMS, ArmNames.NONE, ArmNames.KERNEL]);
+    assert.deepEqual(arms, SIDE_BY_SIDE_ARMS, 'none and kernel are not compared side by side');
+    const rounds = arms.map((_, r) => laneArms(arms, 6, r + 1));
+    assert.deepEqual(rounds[0], arms);
+    for (const round of rounds) assert.equal(new Set(round).size, arms.length, 'all arms in every round');
+    for (let lane = 0; lane < 6; lane++) assert.equal(new Set(rounds.map((round) => round[lane])).size, arms.length, `every arm on lane ${lane}`);
+    // Twelve processes: two lanes per arm.
+    const twelve = laneArms(arms, 12, 2);
+    for (const arm of arms) assert.equal(twelve.filter((a) => a === arm).length, 2);
+    assert.deepEqual(laneArms(sideBySideArms([ArmNames.LIFELINE, ArmNames.IO_FLOOR]), 2, 2), [ArmNames.LIFELINE, ArmNames.IO_FLOOR]);
+  });
+
+  test('liveness bench: side by side refuses a layout that would not give every arm the same lanes', () => {
+    assert.throws(() => laneArms(SIDE_BY_SIDE_ARMS, 4, 1), /multiple of 6 server processes .*got 4/);
+    assert.throws(() => laneArms([ArmNames.LIFELINE, ArmNames.WS_RECIPE], 2, 1), /needs io-floor/);
+    assert.throws(() => laneArms([ArmNames.IO_FLOOR, ArmNames.LIFELINE], 2, 0), /round must be/);
+  });
+
+  test('liveness bench: rounds without a heap figure miss the heap target unless told they cannot measure it', () => {
+    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: null, detection: detection([10]) })];
+    assert.match(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /no heap figure for lifeline/);
+    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: false, heap: false }), []);
+    // The other targets still count side by side.
+    const dear = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 4, heapBytesPerConnection: null, detection: detection([10]) })];
+    assert.match(missedTargets('x', [dear], SETTINGS, { loopDelay: false, heap: false }).join('\n'), /bookkeeping 4 ms per 1000/);
   });
 });
 
@@ -212,6 +243,47 @@ describe('liveness benchmark: a small real run', { skip }, () => {
       assert.equal(lifeline.detection!.early, 0, `errors ${lifeline.detection!.errors.join(' ')}`);
       assert.ok(lifeline.detection!.errorMs.max < 1000, `late by ${lifeline.detection!.errorMs.max} ms`);
       assert.equal(recipe.detection!.detected, 6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('liveness bench: side by side, 2 processes, 2 rounds: io-floor and lifeline at the same time, swapping lanes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-'));
+    try {
+      const out = join(dir, 'liveness.json');
+      try {
+        execFileSync(process.execPath, ['--expose-gc', repoPath('dist/bench/liveness/main.js'), '--connections', '600', '--processes', '2', '--period', '2s',
+          '--rounds', '0', '--side-by-side-rounds', '2', '--scale', '', '--arms', 'io-floor,lifeline', '--victims', '4', '--ws', '0', '--no-micro', '--out', out],
+        { stdio: ['ignore', 'ignore', 'pipe'], timeout: 150_000 });
+      } catch (error) {
+        if ((error as { status?: number }).status !== 1) throw error;
+      }
+      const result = JSON.parse(readFileSync(out, 'utf8')) as {
+        scales: { rounds: ArmRound[][]; sideBySide: { lanes: string[][]; connectionsPerArm: number; rounds: ArmRound[][]; resolution: unknown[] } }[];
+      };
+      const scale = result.scales[0]!;
+      assert.equal(scale.rounds.length, 0, 'no rounds one after another');
+      const side = scale.sideBySide;
+      assert.deepEqual(side.lanes, [[ArmNames.IO_FLOOR, ArmNames.LIFELINE], [ArmNames.LIFELINE, ArmNames.IO_FLOOR]]);
+      assert.equal(side.connectionsPerArm, 304);
+      for (const rows of side.rounds) {
+        assert.deepEqual(rows.map((r) => r.arm), [ArmNames.IO_FLOOR, ArmNames.LIFELINE]);
+        const [floor, lifeline] = rows as [ArmRound, ArmRound];
+        assert.equal(floor.bookkeepingMsPer1000PerPeriod, 0);
+        // Both CPU figures are rounded to 3 digits, the difference of the unrounded ones too.
+        assert.ok(Math.abs(lifeline.bookkeepingMsPer1000PerPeriod! - (lifeline.cpuMsPer1000PerPeriod - floor.cpuMsPer1000PerPeriod)) <= 0.002);
+        assert.equal(lifeline.heapBytesPerConnection, null, 'no none arm beside them: no heap figure');
+        assert.equal(lifeline.byProcess.length, 1);
+        assert.ok(lifeline.byProcess[0]!.mainThreadMs! > 0, JSON.stringify(lifeline.byProcess));
+        assert.ok(floor.pings > 0, 'the floor pinged its idle connections');
+        assert.equal(pingsAfterData(lifeline), 0);
+        assert.equal(lifeline.detection!.victims, 4);
+        assert.equal(lifeline.detection!.detected, 4);
+        assert.equal(lifeline.detection!.early, 0, `errors ${lifeline.detection!.errors.join(' ')}`);
+        assert.equal(lifeline.falsePositives, 0);
+      }
+      assert.equal(side.resolution.length, 2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
