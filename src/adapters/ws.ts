@@ -14,7 +14,8 @@ import {
  * payload). A drop-in replacement for the `isAlive` + setInterval recipe of the ws README (docs/adapters.md).
  *
  * - Life: every byte read from the connection's socket (messages, pings, pongs, fragments of a large message
- *   still arriving) stamps the connection as alive; a connection that carried anything within `interval` is
+ *   still arriving) stamps the connection as alive; a connection that carried anything within
+ *   interval - tick - jitter x interval (a little less than `interval`, so that a ping leaves by `interval`) is
  *   never pinged.
  * - Ping: a silent connection gets `ws.ping(nonce)` (4 bytes); the pong echoing it gives the RTT.
  * - Dead: silent for interval + timeout (maxSilence) with the last ping unanswered for a full timeout:

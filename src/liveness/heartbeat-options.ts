@@ -22,8 +22,10 @@ export interface PhiOptions {
 /** Heartbeat settings. Durations are milliseconds or strings like '30s'; `undefined` means the default. */
 export interface HeartbeatOptions<Id = unknown> {
   /**
-   * The longest a connection may be silent (no inbound byte) before it is pinged. Connections that carried
-   * traffic more recently are never pinged. Default 10 s.
+   * The longest a connection may be silent (no inbound byte) before it is pinged. The ping falls due a little
+   * earlier, so that it leaves by `interval` at the latest: at interval - tick - (the connection's share of
+   * jitter x interval), and goes out at the end of that tick. Connections that carried traffic within
+   * interval - tick - jitter x interval are never pinged (9.55 s with the defaults). Default 10 s.
    */
   interval?: Duration;
   /** How long a ping waits for any inbound byte before the connection is dead. Default 5 s. */
