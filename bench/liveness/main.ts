@@ -410,7 +410,8 @@ async function main() {
   if (micro) console.log(`\ntiming wheel alone, ${micro.entries} entries: ${micro.bytesPerEntry} B/entry (${micro.bytesPerEntryKeepingDueTicks} keeping due ticks), schedule ${micro.nsPerSchedule} ns, cancel ${micro.nsPerCancel} ns, expiry ${micro.nsPerExpiry} ns`);
   const out = {
     benchmark: 'liveness',
-    command: `npm run bench:liveness -- ${process.argv.slice(2).join(' ')}`.trim(),
+    // An empty argument (--scale '') is shown quoted, so that the command can be run again as printed.
+    command: `npm run bench:liveness -- ${process.argv.slice(2).map((arg) => (arg === '' ? "''" : arg)).join(' ')}`.trim(),
     machine,
     workload: { busyFraction: Number(args.busy), busyMessageEvery: 'period / 4', victimsPerProcess: victims, messageBytes: 8, clientNice },
     scales: results,
