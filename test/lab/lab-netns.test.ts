@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { runLab } from '../../src/lab/lab.js';
 import { labNamespaces, cleanupLeftovers } from '../../src/lab/topology.js';
@@ -22,7 +23,7 @@ describe('lab: every scenario, every arm', { skip }, () => {
     cleanupLeftovers();
     report = await runLab();
   }, { timeout: 480_000 });
-  after(() => assert.deepEqual(labNamespaces(), [], 'the lab left namespaces behind'));
+  after(() => assert.deepEqual(ownNamespaces(process.pid), [], 'the lab left namespaces behind'));
 
   const run = (scenario: ScenarioName, arm: ArmName): RunResult => {
     const found = report.runs.find((candidate) => candidate.scenario === scenario && candidate.arm === arm);
@@ -137,6 +138,23 @@ describe('lab: every scenario, every arm', { skip }, () => {
   });
 });
 
+/**
+ * The lab namespaces of one process (they carry its pid): only those, because another lab run on the same host
+ * (someone's `npm start`) may hold namespaces of its own meanwhile.
+ */
+function ownNamespaces(pid: number) {
+  return labNamespaces().filter((namespace) => namespace.pid === pid);
+}
+
+/** Whether a process still runs (a zombie waiting for its parent does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 describe('lab: without tcpdump, and cleaning up after itself', { skip: needsNetns() }, () => {
   test('lab: the timeline falls back to polling TCP_INFO', async () => {
     const report = await runLab({ scenarios: ['cable-pull'], arms: ['tuned'], noCapture: true, settings: { windowMs: 8000 } });
@@ -144,7 +162,7 @@ describe('lab: without tcpdump, and cleaning up after itself', { skip: needsNetn
     assert.equal(tuned?.timelineSource, 'tcp-info-polling');
     assert.equal(tuned?.verdict, 'as-configured');
     assert.ok(tuned?.timeline.some((event) => event.kind === 'counter' && /probes [123]/.test(event.detail)), JSON.stringify(tuned?.timeline));
-    assert.deepEqual(labNamespaces(), []);
+    assert.deepEqual(ownNamespaces(process.pid), []);
   });
 
   async function labChild() {
@@ -166,11 +184,13 @@ describe('lab: without tcpdump, and cleaning up after itself', { skip: needsNetn
     const child = await labChild();
     child.kill('SIGKILL');
     await once(child, 'exit');
-    assert.ok(labNamespaces().some(({ pid }) => pid === child.pid), 'SIGKILL left namespaces (as it must: nothing could run)');
+    const left = ownNamespaces(child.pid!);
+    assert.ok(left.length > 0, 'SIGKILL left namespaces (as it must: nothing could run)');
+    const inside = left.flatMap(({ name }) => spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number));
     const cleanup = spawnSync(process.execPath, [CLI, 'lab', '--cleanup'], { encoding: 'utf8' });
     assert.equal(cleanup.status, 0, cleanup.stderr);
     assert.match(cleanup.stdout, /removed \d+ namespaces/);
-    assert.deepEqual(labNamespaces(), []);
-    assert.equal(spawnSync('sh', ['-c', 'ip netns pids 2>/dev/null; pgrep -f "[l]ab/agent.js" || true'], { encoding: 'utf8' }).stdout.trim(), '');
+    assert.deepEqual(ownNamespaces(child.pid!), []);
+    assert.deepEqual(inside.filter(running), [], 'processes of the killed run still running');
   });
 });
