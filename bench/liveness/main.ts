@@ -4,7 +4,7 @@
  *
  *   npm run bench:liveness [-- --connections 100000 --processes 6 --period 6s --rounds 3
  *                              --scale 1000,5000,10000,19000 --scale-period 2s --scale-rounds 2
- *                              --ws 10000 --ws-period 2s --ws-rounds 3 --client-nice 19 --out FILE]
+ *                              --side-by-side-rounds 6 --ws 10000 --ws-period 2s --ws-rounds 3 --client-nice 19 --out FILE]
  *
  * Arms (arms.ts), each on fresh connections of the same shape (a fifth busy, sending every period / 4; the rest
  * idle; all answer pings at once): none, kernel, io-floor, ws-recipe, per-socket-timers, socket-timeout, lifeline,
@@ -26,6 +26,10 @@
  * worst case plus a second; the victims still open are destroyed (so every arm's window follows the same destroyed
  * sockets: server-worker.ts reapVictims); then the measuring window (CPU, loop delay, pings) of the same length, so that it holds
  * the steady state and none of the first verdicts' one-off JIT work.
+ *
+ * Side by side (side-by-side.ts): after its rounds, the multi-process scale runs the compared arms (io-floor, the
+ * rivals, lifeline, io-floor-again) at the same time, one arm per server process, rotated over the processes from
+ * round to round: run one after another, identical arms landed 10 to 20 ms per 1000 per period apart on a shared VM.
  *
  * Over ws (issue #8; ws-arms.ts, ws-*-worker.ts): the same measurements on real WebSocket connections (`ws` server
  * and clients) for ws-none (the baseline), ws-readme (the ws README recipe) and lifeline-ws (lifeline/ws), 10 000
