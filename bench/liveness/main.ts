@@ -267,21 +267,7 @@ async function runSideBySide(scale: Scale, victims: number, cut: VictimCut, roun
 
 function printSideBySide(label: string, r: number, rows: ArmRound[], lanes: readonly AnyArm[]) {
   console.log(`\n${label}, side by side, round ${r} (lanes: ${lanes.join(' ')})`);
-  console.log('arm                 cpu/1k/P  bookkeep  loop p99  pings/c/P  after data/busy  detect err p50/max (ms)  early  false+');
-  for (const row of rows) {
-    const d = row.detection;
-    console.log([
-      row.arm.padEnd(18),
-      row.cpuMsPer1000PerPeriod.toFixed(2).padStart(9),
-      (row.bookkeepingMsPer1000PerPeriod?.toFixed(2) ?? '-').padStart(9),
-      row.loopDelayMs.p99.toFixed(2).padStart(9),
-      row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
-      `${pingsAfterData(row) ?? '-'}/${row.lifetimePingsToBusy}`.padStart(15),
-      (d ? `${d.detected}/${d.victims} ${d.errorMs.p50}/${d.errorMs.max}` : '-').padStart(24),
-      String(d?.early ?? '-').padStart(6),
-      String(row.falsePositives).padStart(7),
-    ].join(' '));
-  }
+  printRows(rows, false);
   console.log('per process: CPU ms in the window = user + system = main thread + other threads (main-thread GC pauses ms / count)');
   for (const row of rows) {
     console.log(`  ${row.arm.padEnd(18)} ${row.byProcess.map((p) => `${p.cpuMs} = ${p.userMs} + ${p.systemMs} = ${p.mainThreadMs} + ${p.otherThreadsMs} (${p.gcPauseMs}/${p.gcCount})`).join('  ')}`);
@@ -329,19 +315,20 @@ function missedWsChecks(label: string, rounds: ArmRound[][]): string[] {
   return missed;
 }
 
-function printRound(label: string, r: number, rows: ArmRound[]) {
-  console.log(`\n${label}, round ${r}`);
-  console.log('arm                 cpu/1k/P  bookkeep  heap B/c  rss B/c  loop p99  +p99   pings/c/P  after data/busy  detect err p50/max (ms)  early  false+');
+/** One round's rows as a text table; `memory` adds heap, RSS and the added loop delay (not side by side: no baseline). */
+function printRows(rows: ArmRound[], memory: boolean) {
+  console.log(`arm                 cpu/1k/P  bookkeep${memory ? '  heap B/c  rss B/c' : ''}  loop p99${memory ? '  +p99 ' : ''}   pings/c/P  after data/busy  detect err p50/max (ms)  early  false+`);
   for (const row of rows) {
     const d = row.detection;
+    const memoryCells = memory ? [(row.heapBytesPerConnection?.toFixed(0) ?? '-').padStart(9), (row.rssBytesPerConnection?.toFixed(0) ?? '-').padStart(8)] : [];
+    const addedCell = memory ? [(row.addedLoopDelayP99Ms?.toFixed(2) ?? '-').padStart(6)] : [];
     console.log([
       row.arm.padEnd(18),
       row.cpuMsPer1000PerPeriod.toFixed(2).padStart(9),
       (row.bookkeepingMsPer1000PerPeriod?.toFixed(2) ?? '-').padStart(9),
-      (row.heapBytesPerConnection?.toFixed(0) ?? '-').padStart(9),
-      (row.rssBytesPerConnection?.toFixed(0) ?? '-').padStart(8),
+      ...memoryCells,
       row.loopDelayMs.p99.toFixed(2).padStart(9),
-      (row.addedLoopDelayP99Ms?.toFixed(2) ?? '-').padStart(6),
+      ...addedCell,
       row.pingsPerConnectionPerPeriod.toFixed(3).padStart(10),
       `${pingsAfterData(row) ?? '-'}/${row.lifetimePingsToBusy}`.padStart(15),
       (d ? `${d.detected}/${d.victims} ${d.errorMs.p50}/${d.errorMs.max}` : '-').padStart(24),
@@ -349,6 +336,11 @@ function printRound(label: string, r: number, rows: ArmRound[]) {
       String(row.falsePositives).padStart(7),
     ].join(' '));
   }
+}
+
+function printRound(label: string, r: number, rows: ArmRound[]) {
+  console.log(`\n${label}, round ${r}`);
+  printRows(rows, true);
   if (rows[0] && rows[0].byProcess.length > 1) {
     console.log('per process: loop p99 ms (CPU ms in the window)');
     for (const row of rows) console.log(`  ${row.arm.padEnd(18)} ${row.byProcess.map((p) => `${p.loopDelayP99Ms.toFixed(2)} (${p.cpuMs})`).join('  ')}`);
