@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
 import { HeartbeatEngine, type HeartbeatHandle } from '../src/liveness/heartbeat.js';
 import { machineInfo } from './machine.js';
-import { round } from './measure.js';
+import { median, nsSince, round } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INTERVAL_MS = 6000;
@@ -70,10 +70,8 @@ function timedNs(pass: () => void): number {
   evictCaches();
   const start = process.hrtime.bigint();
   pass();
-  return Number(process.hrtime.bigint() - start);
+  return nsSince(start);
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 function measure(n: number, order: 'in order' | 'random') {
   const clock = new ManualClock(0);

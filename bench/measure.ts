@@ -26,6 +26,14 @@ export function leastSquares(xs: number[], ys: number[]): { slope: number; inter
   return { slope, intercept: meanY - slope * meanX };
 }
 
+/** The median; with an even count, the mean of the middle two (a nearest-rank p50 would report the lower one). */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 export function nsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start);
 }

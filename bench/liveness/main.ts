@@ -233,7 +233,6 @@ async function runScale(scale: Scale, victims: number, cut: VictimCut) {
  */
 async function runSideBySide(scale: Scale, victims: number, cut: VictimCut, rounds: number) {
   const arms = sideBySideArms(scale.arms as ArmName[]);
-  laneArms(arms, scale.processes, 1); // checks the layout before anything starts
   const settings = settingsFor(scale.periodMs);
   const connections = (scale.processes / arms.length) * (scale.perProcess + victims);
   const results: ArmRound[][] = [];

@@ -1,5 +1,6 @@
 import { ArmNames, configuredDetectionMs as tcpDetectionMs, type ArmName, type ArmSettings } from './arms.js';
-import { leastSquares } from '../measure.js';
+import { leastSquares, median } from '../measure.js';
+import type { WindowMeasures } from './worker-measure.js';
 import { configuredDetectionMs as wsDetectionMs, WsArmNames, type WsArmName } from './ws-arms.js';
 
 /** Any arm of either transport: raw TCP (arms.ts) or ws (ws-arms.ts). */
@@ -24,13 +25,11 @@ export interface PingCheck {
   shortestQuietMs: number | null;
 }
 
-/** What one server worker reports for one arm in one round (with its client's pingCheck, null over ws). */
-export interface WorkerWindow {
-  elapsedMs: number;
-  cpuMs: number;
-  /** User and system CPU, and the main thread's GC pauses (ms, count) in the window. */
-  cpuSplit: { userMs: number; systemMs: number; gcPauseMs: number; gcCount: number; mainThreadMs: number | null; otherThreadsMs: number | null };
-  loopDelay: { p50: number; p99: number; max: number };
+/**
+ * What one server worker reports for one arm in one round: its window's measures (worker-measure.ts), pings and
+ * verdicts, memory, and its client's pingCheck (null over ws).
+ */
+export interface WorkerWindow extends WindowMeasures {
   pings: number;
   pingsToBusy: number;
   lifetimePingsToBusy: number;
@@ -110,13 +109,7 @@ export function stats(values: number[]): Stats {
 }
 
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
-/** The median; with an even count, the mean of the middle two (a nearest-rank p50 would report the lower one). */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
+export { median };
 
 /** Turns one round's raw worker reports (per arm, one per worker) into per-arm figures. */
 export function summariseRound(

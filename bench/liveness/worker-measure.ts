@@ -97,7 +97,11 @@ export class MeasuringWindow {
     return {
       elapsedMs,
       cpuMs: (cpu.user + cpu.system) / 1000,
-      cpuSplit: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, gcPauseMs: this.#gc.ms, gcCount: this.#gc.count,
+      cpuSplit: {
+        userMs: cpu.user / 1000,
+        systemMs: cpu.system / 1000,
+        gcPauseMs: this.#gc.ms,
+        gcCount: this.#gc.count,
         mainThreadMs: threads && before ? threads.mainMs - before.mainMs : null,
         // Threads that ended within the window are missing here (V8's and libuv's pools live as long as the process).
         otherThreadsMs: threads && before ? threads.otherMs - before.otherMs : null,
