@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { labNamespaces } from '../../src/lab/topology.js';
 import { PresetNames } from '../../src/recommend/presets.js';
 import type { Recommendation } from '../../src/recommend/recommend.js';
 import type { VerifyOutcome } from '../../src/recommend/verify-plan.js';
 import { keepAliveBudget } from '../../src/socket/budget.js';
+import { labNamespacesOf } from '../helpers/netns.js';
 import { CLI } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -100,6 +100,6 @@ describe('cli recommend', () => {
     assert.match(run.stderr, /^verify: every measurement kept the promise \(6 checked\)$/m);
     // Only this run's namespaces (named by its pid): another lab on the machine may be running meanwhile (a CI run
     // once met an `npm start` of the same host's checkout, cable-pull with arms off and system, mid-run).
-    assert.deepEqual(labNamespaces().filter(({ pid }) => pid === run.pid), [], 'verify left namespaces behind');
+    assert.deepEqual(labNamespacesOf(run.pid!), [], 'verify left namespaces behind');
   });
 });

@@ -1,6 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { labNamespaces } from '../../src/lab/topology.js';
 import { CLI } from './paths.js';
+
+/**
+ * The lab namespaces one process made (they carry its pid). Tests check only their own for leftovers: another lab run
+ * on the same host (someone's `npm start`) may hold namespaces of its own meanwhile.
+ */
+export function labNamespacesOf(pid: number): { name: string; pid: number }[] {
+  return labNamespaces().filter((namespace) => namespace.pid === pid);
+}
 
 /** A prefix every namespace made by the tests carries, so leftovers of a killed run can be found and removed. */
 export const TEST_NETNS_PREFIX = 'lfl-t';

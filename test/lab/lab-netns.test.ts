@@ -4,8 +4,9 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { runLab } from '../../src/lab/lab.js';
-import { labNamespaces, cleanupLeftovers } from '../../src/lab/topology.js';
+import { cleanupLeftovers } from '../../src/lab/topology.js';
 import type { ArmName, LabReport, LabVerdict, RunResult, ScenarioName } from '../../src/lab/types.js';
+import { labNamespacesOf } from '../helpers/netns.js';
 import { CLI } from '../helpers/paths.js';
 import { hasCommand, needsNetns } from '../helpers/privileges.js';
 
@@ -23,7 +24,7 @@ describe('lab: every scenario, every arm', { skip }, () => {
     cleanupLeftovers();
     report = await runLab();
   }, { timeout: 480_000 });
-  after(() => assert.deepEqual(ownNamespaces(process.pid), [], 'the lab left namespaces behind'));
+  after(() => assert.deepEqual(labNamespacesOf(process.pid), [], 'the lab left namespaces behind'));
 
   const run = (scenario: ScenarioName, arm: ArmName): RunResult => {
     const found = report.runs.find((candidate) => candidate.scenario === scenario && candidate.arm === arm);
@@ -138,14 +139,6 @@ describe('lab: every scenario, every arm', { skip }, () => {
   });
 });
 
-/**
- * The lab namespaces of one process (they carry its pid): only those, because another lab run on the same host
- * (someone's `npm start`) may hold namespaces of its own meanwhile.
- */
-function ownNamespaces(pid: number) {
-  return labNamespaces().filter((namespace) => namespace.pid === pid);
-}
-
 /** Whether a process still runs (a zombie waiting for its parent does not). */
 function running(pid: number): boolean {
   try {
@@ -162,14 +155,14 @@ describe('lab: without tcpdump, and cleaning up after itself', { skip: needsNetn
     assert.equal(tuned?.timelineSource, 'tcp-info-polling');
     assert.equal(tuned?.verdict, 'as-configured');
     assert.ok(tuned?.timeline.some((event) => event.kind === 'counter' && /probes [123]/.test(event.detail)), JSON.stringify(tuned?.timeline));
-    assert.deepEqual(ownNamespaces(process.pid), []);
+    assert.deepEqual(labNamespacesOf(process.pid), []);
   });
 
   async function labChild() {
     const child = spawn(process.execPath, [CLI, 'lab', 'cable-pull', '--arm', 'tuned', '--window', '30s'], { stdio: 'ignore' });
     const deadline = Date.now() + 15_000;
-    while (!labNamespaces().some(({ pid }) => pid === child.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.ok(labNamespaces().some(({ pid }) => pid === child.pid), 'the lab made no namespaces');
+    while (labNamespacesOf(child.pid!).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(labNamespacesOf(child.pid!).length > 0, 'the lab made no namespaces');
     return child;
   }
 
@@ -177,20 +170,20 @@ describe('lab: without tcpdump, and cleaning up after itself', { skip: needsNetn
     const child = await labChild();
     child.kill('SIGTERM');
     await once(child, 'exit');
-    assert.deepEqual(labNamespaces().filter(({ pid }) => pid === child.pid), []);
+    assert.deepEqual(labNamespacesOf(child.pid!), []);
   });
 
   test('lab: after SIGKILL, lifeline lab --cleanup removes what was left', async () => {
     const child = await labChild();
     child.kill('SIGKILL');
     await once(child, 'exit');
-    const left = ownNamespaces(child.pid!);
+    const left = labNamespacesOf(child.pid!);
     assert.ok(left.length > 0, 'SIGKILL left namespaces (as it must: nothing could run)');
     const inside = left.flatMap(({ name }) => spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number));
     const cleanup = spawnSync(process.execPath, [CLI, 'lab', '--cleanup'], { encoding: 'utf8' });
     assert.equal(cleanup.status, 0, cleanup.stderr);
     assert.match(cleanup.stdout, /removed \d+ namespaces/);
-    assert.deepEqual(ownNamespaces(child.pid!), []);
+    assert.deepEqual(labNamespacesOf(child.pid!), []);
     assert.deepEqual(inside.filter(running), [], 'processes of the killed run still running');
   });
 });
