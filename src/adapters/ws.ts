@@ -14,11 +14,11 @@ import {
  * payload). A drop-in replacement for the `isAlive` + setInterval recipe of the ws README (docs/adapters.md).
  *
  * - Life: every byte read from the connection's socket (messages, pings, pongs, fragments of a large message
- *   still arriving) stamps the connection as alive; a connection that carried anything within
- *   interval - tick - jitter x interval (a little less than `interval`, so that a ping leaves by `interval`) is
- *   never pinged.
+ *   still arriving) stamps the connection as alive; a connection that carried anything within `interval` is never
+ *   pinged.
  * - Ping: a silent connection gets `ws.ping(nonce)` (4 bytes); the pong echoing it gives the RTT.
- * - Dead: silent for interval + timeout (maxSilence) with the last ping unanswered for a full timeout:
+ * - Dead: silent for interval + timeout (maxSilence) with the last ping unanswered (for at least
+ *   timeout - tick - jitter x interval, the most a ping can leave after `interval`):
  *   `ws.terminate()` (the socket is destroyed: no close handshake with a peer that does not answer), then `dead`.
  * - `closed`: every supervised connection that ends says why (heartbeat-timeout, eof, reset, local, ...).
  *

@@ -22,35 +22,45 @@ export interface PhiOptions {
 /** Heartbeat settings. Durations are milliseconds or strings like '30s'; `undefined` means the default. */
 export interface HeartbeatOptions<Id = unknown> {
   /**
-   * The longest a connection may be silent (no inbound byte) before it is pinged. The ping falls due a little
-   * earlier, so that it leaves by `interval` at the latest: at interval - tick - (the connection's share of
-   * jitter x interval), and goes out at the end of that tick. Connections that carried traffic within
-   * interval - tick - jitter x interval are never pinged (9.55 s with the defaults). Default 10 s.
+   * How long a connection must be silent (no inbound byte) before it is pinged: a connection that sent anything
+   * within `interval` (other than the answer to our last ping) is never pinged. After data (or after add), the ping
+   * falls due at interval + (the connection's share of jitter x interval) and goes out at the end of that tick:
+   * between interval and interval + jitter x interval + tick of silence (10 s to 10.45 s with the defaults). A
+   * connection that only answers our pings is pinged once per interval, on the tick grid (up to a tick less than
+   * interval after its pong). Default 10 s.
    */
   interval?: Duration;
-  /** How long a ping waits for any inbound byte before the connection is dead. Default 5 s. */
+  /**
+   * How long a ping waits for any inbound byte before the connection is dead, as part of the deadline
+   * (maxSilence = interval + timeout): a ping that went out late in its tick, or later by its jitter, waits that
+   * much less. Every ping waits at least timeout - tick - jitter x interval (4.55 s with the defaults; never less
+   * than half the timeout, see `jitter`), and a ping sent after this process stalled waits the full timeout.
+   * Default 5 s.
+   */
   timeout?: Duration;
   /**
-   * Spreads pings: the first ping after a silence that began with traffic (or with add) comes up to
-   * `jitter x interval` earlier than `interval`, by a fraction fixed per connection, so that thousands of
-   * connections that went quiet together are not pinged on the same tick. A fraction from 0 (no spreading) to
-   * below 1. Default 0.02. A connection that then only answers pings keeps the place its first ping gave it and is
-   * pinged once per interval (no jitter after its own pong), so the spreading costs no extra pings in the steady
-   * state. (Sweeps are also sliced, 64 pings per turn of the event loop, so a herd never blocks the loop.)
+   * Spreads pings: the first ping after a silence that began with data (or with add) comes up to
+   * `jitter x interval` after `interval`, by a fraction fixed per connection, so that thousands of connections that
+   * went quiet together are not pinged on the same tick. A connection that then only answers pings keeps the place
+   * its first ping gave it and is pinged once per interval (no jitter after its own pong), so the spreading costs
+   * no extra pings in the steady state. (Sweeps are also sliced, 64 pings per turn of the event loop, so a herd
+   * never blocks the loop.) The delay comes out of the ping's wait for its pong, which keeps at least half the
+   * timeout: jitter x interval + tick may be at most timeout / 2. A fraction from 0 (no spreading) to below 1.
+   * Default 0.02, or less where that would not fit (jitter x interval at most timeout / 2 - tick).
    */
   jitter?: number;
   /**
-   * The hard deadline: a connection silent this long, with its last ping unanswered for a full `timeout`, is
-   * dead, whatever phi says. At least interval + timeout (the default); longer lets it re-ping every `interval`
-   * while silent.
+   * The hard deadline: a connection silent this long, with its last ping unanswered (see `timeout`), is dead,
+   * whatever phi says. At least interval + timeout (the default); longer lets it re-ping every `interval` while
+   * silent.
    */
   maxSilence?: Duration;
   /**
    * The timing wheel's tick: the resolution of the pings' schedule (a ping goes out at the end of the tick it falls
-   * due in; verdicts are timed exactly, see HeartbeatEngine). At most half of `timeout` and of
-   * `interval x (1 - jitter)`. Default 250 ms, or that half when it is smaller. Each engine draws where its ticks end
-   * (a random phase, from `random`), so engines started at the same moment, in the workers of one cluster or one
-   * process, do not all sweep and ping at the same instants.
+   * due in; verdicts are timed exactly, see HeartbeatEngine). At most half of `timeout` and of `interval`. Default
+   * 250 ms, or that half when it is smaller. Each engine draws where its ticks end (a random phase, from `random`),
+   * so engines started at the same moment, in the workers of one cluster or one process, do not all sweep and
+   * ping at the same instants.
    */
   tick?: Duration;
   /** Also suspect connections by phi accrual (adaptive, from each peer's history). `true` uses DEFAULT_PHI_OPTIONS. Default off. */
@@ -137,6 +147,23 @@ const KNOWN_KEYS = [
 const KNOWN_PHI_KEYS = ['threshold', 'minStdDeviation', 'acceptablePause', 'windowSize'] as const;
 
 /**
+ * A ping after data goes out up to jitter x interval + tick late, and that comes out of its wait for the pong (the
+ * deadline stays interval + timeout): at most half the timeout may go that way. The default shrinks to fit.
+ */
+function resolveJitter(jitter: unknown, interval: number, timeout: number, tick: number): number {
+  const most = Math.max(0, timeout / 2 - tick) / interval;
+  if (jitter === undefined) return Math.min(DEFAULT_HEARTBEAT_OPTIONS.jitter, most);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
+    throw new InvalidOptionError('jitter', jitter, 'a fraction of interval from 0 to below 1, e.g. 0.2');
+  }
+  if (jitter > most) {
+    throw new InvalidOptionError('jitter', jitter, `a fraction of interval from 0 to ${Number(most.toPrecision(4))} here ` +
+      `(jitter x interval + tick at most timeout / 2: the jitter delays pings, and the delay comes out of the pong's wait)`);
+  }
+  return jitter;
+}
+
+/**
  * Fills the defaults and checks every heartbeat option. Throws InvalidOptionError naming the option, the value
  * and the allowed range; unknown keys are rejected with a hint. Nothing is ever adjusted silently.
  */
@@ -146,17 +173,13 @@ export function resolveHeartbeatOptions<Id = unknown>(options: HeartbeatOptions<
   const defaults = DEFAULT_HEARTBEAT_OPTIONS;
   const interval = durationIn('interval', options.interval ?? defaults.interval, 10, MAX_HEARTBEAT_DURATION_MS);
   const timeout = durationIn('timeout', options.timeout ?? defaults.timeout, 10, MAX_HEARTBEAT_DURATION_MS);
-  const jitter = options.jitter ?? defaults.jitter;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
-    throw new InvalidOptionError('jitter', jitter, 'a fraction of interval from 0 to below 1, e.g. 0.2');
-  }
   const maxSilence = durationIn('maxSilence', options.maxSilence ?? interval + timeout, interval + timeout, MAX_HEARTBEAT_DURATION_MS,
     `interval + timeout: a shorter deadline would convict before a ping could be answered`);
-  // Pings go out up to one tick before they are due (so each gets its full timeout) and up to jitter x interval
-  // earlier still; half of the smaller of the two windows leaves every rule at least one tick of room.
-  const maxTick = Math.floor(Math.min(timeout, interval * (1 - jitter)) / 2);
-  const tick = durationIn('tick', options.tick ?? Math.min(defaults.tick, maxTick), 1, maxTick,
-    `at most half of timeout and of interval x (1 - jitter)`);
+  // A ping goes out up to a tick after it falls due; half of the shorter of interval and timeout leaves every rule at
+  // least one tick of room.
+  const maxTick = Math.floor(Math.min(timeout, interval) / 2);
+  const tick = durationIn('tick', options.tick ?? Math.min(defaults.tick, maxTick), 1, maxTick, `at most half of timeout and of interval`);
+  const jitter = resolveJitter(options.jitter, interval, timeout, tick);
   const phi = resolvePhi(options.phi);
   const stallThreshold = options.stallThreshold === false ? false
     : durationIn('stallThreshold', options.stallThreshold ?? defaults.stallThreshold, 1, MAX_HEARTBEAT_DURATION_MS);

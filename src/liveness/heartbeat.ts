@@ -31,17 +31,21 @@ import { TimingWheel } from './wheel.js';
  * - answer the peer's pings at once, echoing the nonce, and report pongs with `pong(handle, nonce)`.
  *
  * Per connection, states move alive -> suspect -> dead, each step an event with its evidence:
- * - ping: when a connection has been silent for `interval` (minus jitter, so that pings spread), it gets a ping.
- *   A connection that carried traffic within that time never does. One that only answers pings is pinged once per
- *   interval: the silence after its pong takes no jitter (its phase was spread by the first ping).
+ * - ping: when a connection has been silent for `interval` (plus its share of the jitter, so that pings spread), it
+ *   gets a ping, at the end of the tick that falls in. A connection that sent anything within `interval` (other
+ *   than the answer to our last ping) never does. One that only answers pings is pinged once per interval: the
+ *   silence after its pong takes no jitter (its phase was spread by the first ping), and its ping falls due a tick
+ *   early, so that it leaves by `interval` on the tick grid.
  * - suspect: the pong is overdue by this peer's own RTO (RFC 6298, from its measured RTTs), or phi accrual (if
  *   enabled) finds the silence improbable. An early warning; it resends nothing and convicts nothing. Without a
  *   'suspect' listener (and without phi) the engine spends no check on it: pings scheduled before a listener is
  *   added are not watched for it.
  * - alive: a suspect connection sent something (a pong or any byte).
  * - dead (reason `heartbeat-timeout`): silent for `maxSilence` (default interval + timeout) AND the last ping
- *   was unanswered for a full `timeout`. The engine then forgets the connection (its handle becomes invalid).
- * Without stalls, the verdict comes at lastActivity + maxSilence (or when the last ping's timeout ends, if later),
+ *   was unanswered for its wait: timeout - tick - jitter x interval (the most a ping after data can go out after
+ *   `interval`: the deadline does not move for it), or the full timeout for a ping sent because this process
+ *   stalled. The engine then forgets the connection (its handle becomes invalid).
+ * Without stalls, the verdict comes at lastActivity + maxSilence (or when the last ping's wait ends, if later),
  * as late as the process runs its timers: never early, and not rounded to the wheel's tick (the check a tick before
  * hands the connection to an exact timer, see #schedule); plus at most two stamp units (about 2 us: a stamp rounds
  * the last activity up, and the exact check comes a unit after the deadline so that rounding never makes it early).
@@ -189,6 +193,10 @@ const FREE = 0;
 const ALIVE = 1;
 const SUSPECT = 2;
 const DEAD = 3;
+/**
+ * The last ping was sent because this process stalled (no verdict may rest on a ping sent before a stall ended): it
+ * waits the full timeout, and the verdict says it was held back.
+ */
 const POSTPONED = 0b100;
 /**
  * The last inbound activity was the pong to our own last ping, nothing since: the silence began at a moment the
@@ -223,12 +231,13 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
   /** How many standard deviations past the mean phi reaches its threshold (the same for every peer). */
   readonly #phiDeviations: number;
   /**
-   * Pings go out at lastActivity + interval - tick - u x jitterSpan, where u in [0, 1) is fixed per slot (a hash of
-   * the slot and a seed drawn from `random` once per engine): connections that went quiet together are spread, and
+   * Pings fall due at lastActivity + interval + u x jitterSpan, where u in [0, 1) is fixed per slot (a hash of the
+   * slot and a seed drawn from `random` once per engine): connections that went quiet together are spread, and
    * every check agrees on when a connection's ping is due, so a check that runs early or late never pings early
    * (a fresh draw per check did: the benchmark saw idle connections pinged 11 % more often than once an interval).
-   * The wheel sweeps a tick at its end, so the ping is never later than `interval`, and its full timeout still ends
-   * by maxSilence (the verdict is not put off).
+   * The wheel sweeps a tick at its end, so the ping leaves between interval and interval + jitterSpan + tick, never
+   * sooner: a connection that sent data within `interval` is not pinged (issue #6 counts such pings as waste).
+   * The deadline does not move for that delay: the ping's wait for its pong is shortened instead (#pongWait).
    *
    * The jitter is left out when the silence began with the pong to our own last ping (the ANSWERED flag): that
    * moment was set by the previous ping, which was already spread, so the connection keeps its place on the tick
@@ -237,8 +246,15 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
    * 4.8 % more pings than one per interval at 2 s with 100 ms ticks, 1.9 % at 6 s, with the default jitter.
    */
   readonly #jitterSpan: number;
-  /** The least silence that can have made a ping due: interval - tick - jitterSpan. */
+  /** The least silence that can have made a ping due: interval - tick (after the answer to our own ping). */
   readonly #pingMinIdle: number;
+  /**
+   * How long a ping waits for its pong before the verdict may come: timeout, less the most a ping can leave after
+   * `interval` (a tick and the jitter), so that the verdict still comes at lastActivity + maxSilence. At least half
+   * the timeout (heartbeat-options.ts resolveJitter). A ping sent because this process stalled waits the full
+   * timeout (the POSTPONED flag), as the stall guard promises.
+   */
+  readonly #pongWait: number;
   /** Mixed with the slot to give each connection its own jitter. */
   readonly #jitterSeed: number;
 
@@ -285,7 +301,8 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     this.#phi = resolved.phi;
     this.#phiDeviations = resolved.phi ? deviationsAtPhi(resolved.phi.threshold) : Infinity;
     this.#jitterSpan = resolved.jitter * resolved.interval;
-    this.#pingMinIdle = resolved.interval - resolved.tick - this.#jitterSpan;
+    this.#pingMinIdle = resolved.interval - resolved.tick;
+    this.#pongWait = resolved.timeout - resolved.tick - this.#jitterSpan;
     this.#jitterSeed = Math.floor(resolved.random() * 2 ** 32) >>> 0;
     this.#guard = resolved.stallThreshold === false ? null : new StallGuard(resolved.stallThreshold);
     this.#epoch = resolved.clock.now();
@@ -580,7 +597,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     const fresh = pings > 0 && pingAt >= stallEnd;
 
     if (now - last >= maxSilence) {
-      if (fresh && now - pingAt >= timeout) {
+      if (fresh && now - pingAt >= this.#pingWait(slot)) {
         this.#convict(slot, now);
         return;
       }
@@ -615,6 +632,7 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     if (pings === 0) {
       if (now >= this.#pingDueAt(slot, lastNow)) this.#sendPing(slot, now);
     } else if (pingAt < stallEnd) {
+      this.#flags[slot]! |= POSTPONED;
       this.#sendPing(slot, now);
     } else if (now - pingAt >= this.options.interval && now + timeout <= lastNow + maxSilence) {
       // With maxSilence beyond interval + timeout: ping again every interval while silent, as long as the
@@ -649,21 +667,27 @@ export class HeartbeatEngine<Id = unknown> extends EventEmitter<HeartbeatEvents<
     return at;
   }
 
-  /** When a connection with a ping out is convicted if nothing arrives: silent for maxSilence, the last ping for its full timeout. */
+  /** When a connection with a ping out is convicted if nothing arrives: silent for maxSilence, the last ping for its wait. */
   #verdictAt(slot: number, now: number): number {
-    return Math.max(this.#activityTime(slot, now) + this.options.maxSilence, this.#pingTime(slot, now) + this.options.timeout);
+    return Math.max(this.#activityTime(slot, now) + this.options.maxSilence, this.#pingTime(slot, now) + this.#pingWait(slot));
+  }
+
+  /** How long the last ping waits for its pong: the full timeout after a stall, #pongWait otherwise. */
+  #pingWait(slot: number): number {
+    return (this.#flags[slot]! & POSTPONED) !== 0 ? this.options.timeout : this.#pongWait;
   }
 
   /**
-   * When a connection silent since `last` gets its ping: interval - tick, minus its own share of the jitter span
-   * unless the silence began with the answer to our last ping (see #jitterSpan).
+   * When a connection silent since `last` gets its ping: after interval plus its own share of the jitter span, or,
+   * when the silence began with the answer to our last ping, at interval - tick, so that it leaves by `interval`
+   * on the tick grid (see #jitterSpan).
    */
   #pingDueAt(slot: number, last: number): number {
-    const due = last + this.options.interval - this.options.tick;
-    if ((this.#flags[slot]! & ANSWERED) !== 0) return due;
+    const { interval, tick } = this.options;
+    if ((this.#flags[slot]! & ANSWERED) !== 0) return last + interval - tick;
     // Neighbouring slots get unrelated fractions.
     const h = mix32(slot ^ this.#jitterSeed);
-    return due - (h / 2 ** 32) * this.#jitterSpan;
+    return last + interval + (h / 2 ** 32) * this.#jitterSpan;
   }
 
   #convict(slot: number, now: number): void {

@@ -380,8 +380,8 @@ export class LifelineServer extends EventEmitter<LifelineServerEvents> {
   #engine(interval: number, timeout: number): HeartbeatEngine<Connection> {
     let engine = this.#engines.get(interval);
     if (!engine) {
-      // The server pings a connection silent for about an interval (from interval - tick - jitter, so that the ping
-      // leaves by the interval), as the client does: with a client keeping its agreement the two take turns, about one
+      // The server pings a connection silent for an interval (or a little more: the jitter and the tick only delay
+      // it), as the client does: with a client keeping its agreement the two take turns, about one
       // ping per interval in all (measured: 3 of 6 in 30 s at 5 s), which protocol.md allows (the server MAY ping,
       // at most once per interval).
       engine = new HeartbeatEngine<Connection>({

@@ -23,13 +23,26 @@ test('heartbeat-options: durations take strings, and the default tick shrinks to
   assert.equal(resolveHeartbeatOptions({ interval: 400, timeout: 200 }).tick, 100);
 });
 
+test('heartbeat-options: the default jitter shrinks where 0.02 would not fit (jitter x interval + tick at most timeout / 2)', () => {
+  assert.equal(resolveHeartbeatOptions({ interval: 10_000, timeout: 5_000 }).jitter, 0.02);
+  // 60 s x 0.02 = 1.2 s, but a 2 s timeout leaves 1 s - 250 ms.
+  assert.equal(resolveHeartbeatOptions({ interval: 60_000, timeout: 2_000 }).jitter, 750 / 60_000);
+  // The tick is half the timeout: no room for jitter at all.
+  assert.equal(resolveHeartbeatOptions({ interval: 400, timeout: 200 }).jitter, 0);
+  assert.equal(resolveHeartbeatOptions({ interval: 10_000, timeout: 20_000, jitter: 0.5, tick: 100 }).jitter, 0.5);
+});
+
 test('heartbeat-options: every bad value names the option, the value and what is allowed', () => {
   const cases: [HeartbeatOptions, RegExp][] = [
     [{ interval: 0 }, /invalid option interval: 0; allowed: 10 to 2147483647 ms/],
     [{ timeout: '5 s' }, /invalid option timeout: "5 s"/],
     [{ jitter: 1 }, /invalid option jitter: 1; allowed: a fraction of interval from 0 to below 1/],
     [{ maxSilence: 12_000 }, /invalid option maxSilence: 12000; allowed: 15000 to .* \(interval \+ timeout: a shorter deadline would convict before a ping could be answered\)/],
-    [{ tick: 3000 }, /invalid option tick: 3000; allowed: 1 to 2500 ms \(at most half of timeout and of interval x \(1 - jitter\)\)/],
+    [{ tick: 3000 }, /invalid option tick: 3000; allowed: 1 to 2500 ms \(at most half of timeout and of interval\)/],
+    [{ interval: 1000, timeout: 5000, tick: 3000 }, /invalid option tick: 3000; allowed: 1 to 500 ms/],
+    // The jitter delays a ping after data, and the delay comes out of its wait: at most timeout / 2 with the tick.
+    [{ jitter: 0.5 }, /invalid option jitter: 0\.5; allowed: a fraction of interval from 0 to 0\.225 here \(jitter x interval \+ tick at most timeout \/ 2/],
+    [{ jitter: 0.1, tick: 2500 }, /invalid option jitter: 0\.1; allowed: a fraction of interval from 0 to 0 here/],
     [{ sliceSize: 0 }, /invalid option sliceSize: 0; allowed: an integer from 1/],
     [{ sliceTime: 0 }, /invalid option sliceTime: 0; allowed: a positive number of milliseconds/],
     [{ sliceTime: 'soon' }, /invalid option sliceTime: "?soon"?/],

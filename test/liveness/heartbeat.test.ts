@@ -56,15 +56,15 @@ const UNIT = 1 / 1024;
 
 describe('HeartbeatEngine', () => {
   test('heartbeat: each engine draws where its ticks end, so engines started together do not sweep together; verdicts stay exact', () => {
-    // With STRICT (tick 250), a silent peer's ping is due after interval - tick = 9750 ms of silence and goes out at the
-    // end of the tick that falls in; the grid of tick ends is phase ticks earlier than the engine's start.
+    // With STRICT (tick 250, no jitter), a silent peer's ping is due after interval = 10 000 ms of silence and goes out
+    // at the end of the tick that falls in; the grid of tick ends is phase ticks earlier than the engine's start.
     const pingAt: number[] = [];
     for (const draw of [0, 0.3, 0.6, 0.96, 1, Number.NaN]) {
       const { engine, clock, pings, events } = harness({ ...STRICT, random: withPhase(draw, () => 0.5) });
       engine.add('peer');
       clock.advance(15_000 + UNIT);
       const phase = draw >= 0 && draw < 1 ? draw : 0;
-      const expected = Math.ceil((9_750 + phase * 250) / 250) * 250 - phase * 250;
+      const expected = Math.ceil((10_000 + phase * 250) / 250) * 250 - phase * 250;
       assert.equal(pings.length, 1, `draw ${draw}`);
       assert.ok(Math.abs(pings[0]!.at - expected) < 1e-9, `draw ${draw}: ping at ${pings[0]!.at}, expected ${expected}`);
       assert.equal(events.dead.length, 1, `draw ${draw}`);
@@ -81,7 +81,7 @@ describe('HeartbeatEngine', () => {
     const handle = engine.add('peer');
     clock.advance(10_000);
     assert.equal(pings.length, 1);
-    assert.ok(pings[0]!.at >= 9_750 && pings[0]!.at <= 10_000, `ping at ${pings[0]!.at}: after ~interval of silence`);
+    assert.equal(pings[0]!.at, 10_000, 'after interval of silence, at the end of that tick');
     clock.advance(5_000);
     assert.equal(events.dead.length, 0);
     clock.advance(UNIT);
@@ -98,7 +98,7 @@ describe('HeartbeatEngine', () => {
     assert.equal(event.lastRttMs, null);
     assert.equal(event.postponedByStall, false);
     assert.deepEqual(event.configured, { interval: 10_000, timeout: 5_000, maxSilence: 15_000 });
-    assert.match(event.because, /1 ping unanswered, the last for 5\.3 s \(timeout 5 s\); nothing received for 15 s/);
+    assert.match(event.because, /1 ping unanswered, the last for 5 s \(timeout 5 s\); nothing received for 15 s/);
     assert.equal(engine.has(handle), false, 'the engine forgets a dead connection');
     assert.equal(engine.remove(handle), false);
     assert.equal(engine.size, 0);
@@ -109,9 +109,9 @@ describe('HeartbeatEngine', () => {
   test('heartbeat: no pings to busy connections', () => {
     const { engine, clock, pings, events } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.2 });
     const handles = Array.from({ length: 1000 }, (_, index) => engine.add(`peer-${index}`));
-    // Every connection carries traffic every 7.5 s (less than interval x (1 - jitter) - tick = 7.75 s), for 10 minutes.
-    for (let second = 0; second < 600; second += 7.5) {
-      clock.advance(7_500);
+    // Every connection carries traffic every 9.9 s (less than interval: the jitter only ever delays a ping), for 10 minutes.
+    for (let elapsed = 0; elapsed < 600_000; elapsed += 9_900) {
+      clock.advance(9_900);
       for (const handle of handles) engine.touch(handle);
     }
     assert.equal(pings.length, 0);
@@ -137,18 +137,24 @@ describe('HeartbeatEngine', () => {
   test('heartbeat: an idle peer that answers gets one ping per interval and lives forever', () => {
     const { engine, clock, pings, events } = harness(STRICT);
     const handle = engine.add('peer');
+    let answered = 0;
     for (let elapsed = 0; elapsed < 120_000; elapsed += 50) {
       clock.advance(50);
       const ping = pings.at(-1);
-      if (ping && ping.at === clock.now() - 50) assert.equal(engine.pong(handle, ping.nonce), true);
+      if (ping && ping.at === clock.now() - 50) {
+        assert.equal(engine.pong(handle, ping.nonce), true);
+        answered++;
+      }
     }
     assert.equal(events.dead.length, 0);
     assert.ok(pings.length >= 11 && pings.length <= 12, `${pings.length} pings in 2 minutes`);
+    // The first after 10 s of silence from add, then every 10 s on the tick grid (the last, at 120 s, unanswered yet).
+    assert.deepEqual(pings.map(({ at }) => at), Array.from({ length: 12 }, (_, i) => (i + 1) * 10_000));
     const stats = engine.stats(handle)!;
     assert.equal(stats.lastRttMs, 50);
     assert.equal(stats.smoothedRttMs, 50);
     // Stored as bfloat16: each of the pongs' updates rounds to within 0.4 %.
-    assertNear(stats.rttVarianceMs!, 25 * 0.75 ** (pings.length - 1), pings.length * 2 ** -8);
+    assertNear(stats.rttVarianceMs!, 25 * 0.75 ** (answered - 1), answered * 2 ** -8);
   });
 
   test('heartbeat: times stay right for hours, across the wraps of their 32-bit stamps', () => {
@@ -172,16 +178,17 @@ describe('HeartbeatEngine', () => {
     handles.set('busy', engine.add('busy'));
     const idle = handles.get('idle')!;
     const busy = handles.get('busy')!;
-    // 'busy' is idle long enough for one ping (at 9 minutes: interval - tick), then sends something every minute.
-    clock.advance(9 * MINUTE + 1);
+    // 'busy' is idle long enough for one ping (at 10 minutes: interval), then sends something every minute.
+    clock.advance(10 * MINUTE + 1);
     assert.deepEqual(pings.map((ping) => ping.id).sort(), ['busy', 'idle']);
-    clock.advance(3 * MINUTE - 1);
-    assert.equal(engine.stats(busy)!.lastPingAt, 9 * MINUTE, 'a ping minutes ago reads back exactly');
+    clock.advance(2 * MINUTE - 1);
+    assert.equal(engine.stats(busy)!.lastPingAt, 10 * MINUTE, 'a ping minutes ago reads back exactly');
     const hours5 = 300 * MINUTE;
     while (clock.now() < hours5) {
       engine.touch(busy);
       clock.advance(MINUTE);
     }
+    clock.advance(1); // the pong to the ping at 5 hours
     assert.equal(deaths.length, 0);
     const idlePings = pings.filter((ping) => ping.id === 'idle');
     assert.equal(idlePings.length, 30, 'one ping every 10 minutes for 5 hours');
@@ -193,7 +200,7 @@ describe('HeartbeatEngine', () => {
     assertNear(stats.smoothedRttMs!, rtt, 2 ** -7 + 1 / 1024 / rtt);
     // Its one ping was hours ago: beyond what the engine keeps (a quarter of the stamps' range, 17.5 minutes).
     assert.equal(engine.stats(busy)!.lastPingAt, null);
-    assert.ok(engine.stats(busy)!.silentMs <= MINUTE);
+    assert.ok(engine.stats(busy)!.silentMs <= MINUTE + 1);
     // The idle peer stops answering: dead at its last pong + maxSilence, within one tick.
     answering = false;
     clock.advance(30 * MINUTE);
@@ -246,7 +253,7 @@ describe('HeartbeatEngine', () => {
     };
     const engine = new HeartbeatEngine<number>({ ...STRICT, clock, sliceSize: 64, sendPing: () => pingsThisTurn++ });
     for (let id = 0; id < 200; id++) engine.add(id);
-    manual.advance(10_000);
+    manual.advance(10_250); // due at 10 000, at the end of that tick (wherever this engine's grid lies)
     if (pingsThisTurn) turns.push(pingsThisTurn);
     assert.equal(turns.reduce((a, b) => a + b, 0), 200, 'every connection pinged');
     assert.ok(Math.max(...turns) <= 4, `pings per turn: ${turns.join(' ')}`);
@@ -256,15 +263,15 @@ describe('HeartbeatEngine', () => {
   test('heartbeat: a verdict comes at its deadline, not after the pings due in the same tick', () => {
     const { engine, clock, pings, events } = harness({ ...STRICT, sliceSize: 64 });
     clock.advance(100);
-    engine.add('victim'); // pinged at 10 000, convicted at 15 100: inside the tick that ends at 15 250
-    clock.advance(5_200);
-    // 200 connections whose first ping falls due in that same tick (5 300 + 9 750 = 15 050 -> tick end 15 250): 50 slices.
+    engine.add('victim'); // pinged at 10 250, convicted at 15 100: inside the tick that ends at 15 250
+    clock.advance(5_100);
+    // 200 connections whose first ping falls due in that same tick (5 200 + 10 000 = 15 200 -> tick end 15 250): 50 slices.
     for (let index = 0; index < 200; index++) engine.add(`peer-${index}`);
     let pingsBeforeVerdict = -1;
     engine.on('dead', () => {
       pingsBeforeVerdict = pings.length - 1;
     });
-    clock.advance(10_000);
+    clock.advance(10_100);
     assert.equal(events.dead.length, 1);
     assert.equal(events.dead[0]!.at, 15_100 + UNIT);
     assert.equal(pingsBeforeVerdict, 0, 'none of the tick\'s pings went before the verdict');
@@ -329,15 +336,16 @@ describe('HeartbeatEngine', () => {
   });
 
   test('heartbeat: jitter spreads first pings over the interval', () => {
-    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.5, tick: 100 });
+    // jitter x interval + tick at most timeout / 2: the jitter's delay comes out of the pong's wait.
+    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 20_000, jitter: 0.5, tick: 100 });
     for (let index = 0; index < 1000; index++) engine.add(`peer-${index}`);
-    clock.advance(10_000);
+    clock.advance(15_100);
     assert.equal(pings.length, 1000);
     const perTick = new Map<number, number>();
     for (const { at } of pings) perTick.set(at, (perTick.get(at) ?? 0) + 1);
     const times = [...perTick.keys()];
-    // Drawn uniformly from (interval - tick - jitter x interval, interval - tick], fired at the next tick end.
-    assert.ok(Math.min(...times) >= 4_900 && Math.max(...times) <= 10_000, `pings between ${Math.min(...times)} and ${Math.max(...times)}`);
+    // Drawn uniformly from [interval, interval + jitter x interval), fired at the next tick end: never before interval.
+    assert.ok(Math.min(...times) >= 10_000 && Math.max(...times) <= 15_100, `pings between ${Math.min(...times)} and ${Math.max(...times)}`);
     assert.ok(perTick.size >= 48, `spread over ${perTick.size} ticks`);
     assert.ok(Math.max(...perTick.values()) <= 45, `at most ${Math.max(...perTick.values())} pings in one tick (20 expected)`);
 
@@ -348,7 +356,7 @@ describe('HeartbeatEngine', () => {
   });
 
   test('heartbeat: an idle peer that answers is pinged once per interval; jitter comes back with other traffic', () => {
-    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 5_000, jitter: 0.5, tick: 100 });
+    const { engine, clock, pings } = harness({ interval: 10_000, timeout: 20_000, jitter: 0.5, tick: 100 });
     const handles = new Map<string, HeartbeatHandle>();
     for (let index = 0; index < 200; index++) handles.set(`peer-${index}`, engine.add(`peer-${index}`));
     let answered = 0;
@@ -379,9 +387,10 @@ describe('HeartbeatEngine', () => {
     for (const handle of handles.values()) engine.touch(handle);
     const touchedAt = clock.now();
     const before = pings.length;
-    run(10_000);
-    const after = pings.slice(before).filter(({ at }) => at - touchedAt <= 10_000 && at - touchedAt > 100);
-    assert.equal(after.length, 200, 'each peer pinged once within an interval of its data');
+    run(15_100);
+    const after = pings.slice(before).filter(({ at }) => at - touchedAt <= 15_100 && at - touchedAt >= 10_000);
+    assert.equal(pings.slice(before).filter(({ at }) => at - touchedAt < 10_000).length, 0, 'none within an interval of its data');
+    assert.equal(after.length, 200, 'each peer pinged once, within interval + jitter x interval + tick of its data');
     assert.ok(new Set(after.map(({ at }) => at)).size >= 30, 'spread over the jitter span again');
   });
 
@@ -531,7 +540,7 @@ describe('HeartbeatEngine', () => {
     );
     const silent = engine.add('silent');
     const healthy = engine.add('healthy');
-    clock.advance(9 * MINUTE + 1);
+    clock.advance(10 * MINUTE + 1);
     assert.equal(pings.length, 2);
     const healthyPing = pings.find(({ id }) => id === 'healthy')!;
     // Frozen for 3 hours (a VM paused, SIGSTOP): the stamps' range is 69.9 minutes, so they wrap twice meanwhile.
@@ -597,13 +606,14 @@ describe('HeartbeatEngine', () => {
     assert.deepEqual(verdicts.slice(1).sort(), others.map((id) => [id, 22_000 + 2 * UNIT, true]));
   });
 
-  test('heartbeat: detection is never early, and comes at the deadline (within two stamp units, 2/1024 ms)', () => {
+  test('heartbeat: detection is never early, and comes at the deadline (within two stamp units, 2/1024 ms); no ping before interval of silence', () => {
     fc.assert(
       fc.property(
         fc.record({
           interval: fc.integer({ min: 100, max: 30_000 }),
           timeout: fc.integer({ min: 20, max: 15_000 }),
-          jitter: fc.double({ min: 0, max: 0.9, noNaN: true }),
+          // A share of the most jitter these interval, timeout and tick allow (heartbeat-options.ts resolveJitter).
+          jitterShare: fc.double({ min: 0, max: 1, noNaN: true }),
           tickShare: fc.double({ min: 0, max: 1, noNaN: true }),
           extraSilence: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40_000 })),
           touches: fc.array(fc.integer({ min: 1, max: 20_000 }), { maxLength: 15 }),
@@ -613,22 +623,34 @@ describe('HeartbeatEngine', () => {
           start: fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 100_000, noNaN: true })),
           seed: fc.integer(),
         }),
-        ({ interval, timeout, jitter, tickShare, extraSilence, touches, rtt, answersUntil, start, seed }) => {
-          const maxTick = Math.floor(Math.min(timeout, interval * (1 - jitter)) / 2);
+        ({ interval, timeout, jitterShare, tickShare, extraSilence, touches, rtt, answersUntil, start, seed }) => {
+          const maxTick = Math.floor(Math.min(timeout, interval) / 2);
           fc.pre(maxTick >= 1);
           const tick = Math.max(1, Math.round(tickShare * maxTick));
+          const jitter = jitterShare * Math.min(0.99, Math.max(0, timeout / 2 - tick) / interval);
           const maxSilence = interval + timeout + extraSilence;
           const clock = new ManualClock(start);
           let handle = -1 as HeartbeatHandle;
           let lastActivity = start;
+          /** The silence began with the answer to our last ping (then a ping may leave a tick before `interval`). */
+          let silenceFromPong = false;
+          const earlyPings: string[] = [];
           const deaths: number[] = [];
           const engine = new HeartbeatEngine<string>({
             interval, timeout, jitter, tick, maxSilence, clock, random: seededRandom(seed),
             sendPing: (_id, nonce) => {
+              const silent = clock.now() - lastActivity;
+              const least = silenceFromPong ? interval - tick : interval;
+              if (silent < least - 1e-9) earlyPings.push(`at ${clock.now()} after ${silent} ms of silence (least ${least})`);
               if (clock.now() + rtt > start + answersUntil) return;
               clock.setTimeout(() => {
-                if (engine.pong(handle, nonce)) lastActivity = clock.now();
-                else if (engine.has(handle)) lastActivity = clock.now();
+                if (engine.pong(handle, nonce)) {
+                  lastActivity = clock.now();
+                  silenceFromPong = true;
+                } else if (engine.has(handle)) {
+                  lastActivity = clock.now();
+                  silenceFromPong = false;
+                }
               }, rtt);
             },
           });
@@ -638,12 +660,16 @@ describe('HeartbeatEngine', () => {
           for (const gap of touches) {
             at += gap;
             clock.setTimeout(() => {
-              if (engine.touch(handle)) lastActivity = clock.now();
+              if (engine.touch(handle)) {
+                lastActivity = clock.now();
+                silenceFromPong = false;
+              }
             }, at - start);
           }
           clock.advance(at - start + answersUntil + maxSilence + 3 * tick + rtt + timeout);
           for (let turns = 0; turns < 100 && deaths.length === 0 && clock.pending > 0; turns++) clock.advance(maxSilence);
           assert.equal(deaths.length, 1);
+          assert.deepEqual(earlyPings, [], 'a ping went out before interval of silence (interval - tick after its own pong)');
           const due = lastActivity + maxSilence;
           assert.ok(deaths[0]! >= due, `early: dead at ${deaths[0]} but silent only since ${lastActivity} (deadline ${due})`);
           // Not at the end of the tick the deadline falls in: the last check before it hands the connection to the
@@ -695,7 +721,7 @@ describe('HeartbeatEngine', () => {
     const { engine, clock, pings, events } = harness({ ...STRICT, maxSilence: 40_000 });
     engine.add('peer');
     clock.advance(50_000);
-    assert.deepEqual(pings.map(({ at }) => at), [9_750, 19_750, 29_750]);
+    assert.deepEqual(pings.map(({ at }) => at), [10_000, 20_000, 30_000]);
     assert.equal(events.suspect.length, 1);
     assert.equal(events.dead[0]!.at, 40_000 + UNIT);
     assert.equal(events.dead[0]!.event.pingsOutstanding, 3);
