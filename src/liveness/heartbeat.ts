@@ -53,6 +53,8 @@ import { TimingWheel } from './wheel.js';
  * Stall guard: if this process stalled (the wheel's timer ran late, a sweep ran long, or the caller reported event
  * loop delay), pongs may be waiting unread in our own socket buffers. No verdict is then based on a ping sent
  * before the stall ended: the engine sends a fresh one and gives it a full timeout (see stall-guard.ts).
+ * Shorter delays are met one step earlier: a timer that ran late (1 ms or more) first lets the event loop read its
+ * sockets, one zero-delay turn, so that a sweep or a verdict acts on the bytes that arrived meanwhile (alarm.ts).
  *
  * Cost: `touch` stamps a time (plus, only when phi is on, one running-average update for silences longer than a
  * tick, which may move the check earlier); no timer is re-armed per message. Every connection has ONE entry in a shared hashed timing wheel, which
