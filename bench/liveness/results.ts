@@ -1,6 +1,6 @@
 import { ArmNames, configuredDetectionMs as tcpDetectionMs, type ArmName, type ArmSettings } from './arms.js';
 import { leastSquares, median } from '../measure.js';
-import type { WindowMeasures } from './worker-measure.js';
+import type { SettledMemory, WindowMeasures } from './worker-measure.js';
 import { configuredDetectionMs as wsDetectionMs, WsArmNames, type WsArmName } from './ws-arms.js';
 
 /** Any arm of either transport: raw TCP (arms.ts) or ws (ws-arms.ts). */
@@ -35,9 +35,9 @@ export interface WorkerWindow extends WindowMeasures {
   lifetimePingsToBusy: number;
   deaths: Record<string, { at: number; reason: string }>;
   falsePositives: { remote: string; reason: string; at: number }[];
-  /** Heap (heapUsed + arrayBuffers) and RSS after GC, before the arm and after its warm-up. */
-  memoryBefore: { heap: number; rss: number };
-  memoryAfter: { heap: number; rss: number };
+  /** Heap (heapUsed + arrayBuffers), RSS and compiled code after GC, before the arm and after its warm-up. */
+  memoryBefore: SettledMemory;
+  memoryAfter: SettledMemory;
   pingCheck: PingCheck | null;
 }
 
@@ -50,6 +50,13 @@ export interface ArmRound {
   bookkeepingMsPer1000PerPeriod: number | null;
   /** Null when the round has no `none` arm to measure from (side by side). */
   heapBytesPerConnection: number | null;
+  /**
+   * heapBytesPerConnection without the growth of compiled code (machine code and bytecode, over the none arm's): the
+   * liveness state itself, which the issue's heap target is about. Code is per process, whatever its connections.
+   */
+  stateBytesPerConnection: number | null;
+  /** The arm's compiled code over the none arm's, per process (mean), bytes. */
+  codeBytesPerProcess: number | null;
   rssBytesPerConnection: number | null;
   loopDelayMs: { p50: number; p99: number; max: number };
   /** p99 minus the none arm's p99 in the same process and round (the worst process). */
@@ -127,7 +134,8 @@ export function summariseRound(
   // Over ws there is no io-floor arm: bookkeeping is then left out; the baseline is ws-none.
   const floor = cpuOf(ArmNames.IO_FLOOR);
   const none = windows.get(ArmNames.NONE) ?? windows.get(WsArmNames.WS_NONE);
-  const drift = (list: WorkerWindow[], pick: 'heap' | 'rss') => list.reduce((sum, w) => sum + w.memoryAfter[pick] - w.memoryBefore[pick], 0);
+  const drift = (list: WorkerWindow[], pick: keyof SettledMemory) => list.reduce((sum, w) => sum + w.memoryAfter[pick] - w.memoryBefore[pick], 0);
+  const stateDrift = (list: WorkerWindow[]) => drift(list, 'heap') - drift(list, 'code');
   const rows: ArmRound[] = [];
   for (const [arm, list] of windows) {
     const periods = list[0]!.elapsedMs / settings.periodMs;
@@ -143,6 +151,8 @@ export function summariseRound(
       // allocated socket state, buffers in flight).
       // Without it (side by side) there is no heap figure: raw growth would charge the arm for Node's own.
       heapBytesPerConnection: none ? round((drift(list, 'heap') - drift(none, 'heap')) / connections, 1) : null,
+      stateBytesPerConnection: none ? round((stateDrift(list) - stateDrift(none)) / connections, 1) : null,
+      codeBytesPerProcess: none ? Math.round((drift(list, 'code') - drift(none, 'code')) / list.length) : null,
       rssBytesPerConnection: none ? round((drift(list, 'rss') - drift(none, 'rss')) / connections, 1) : null,
       loopDelayMs: {
         p50: round(median(list.map((w) => w.loopDelay.p50))),
@@ -241,6 +251,8 @@ export function summariseRounds(rounds: ArmRound[][]) {
       cpuMsPer1000PerPeriod: med((row) => row.cpuMsPer1000PerPeriod),
       bookkeepingMsPer1000PerPeriod: med((row) => row.bookkeepingMsPer1000PerPeriod),
       heapBytesPerConnection: med((row) => row.heapBytesPerConnection),
+      stateBytesPerConnection: med((row) => row.stateBytesPerConnection),
+      codeBytesPerProcess: med((row) => row.codeBytesPerProcess),
       rssBytesPerConnection: med((row) => row.rssBytesPerConnection),
       loopDelayP50Ms: med((row) => row.loopDelayMs.p50),
       loopDelayP99Ms: med((row) => row.loopDelayMs.p99),
@@ -265,14 +277,16 @@ export interface MarginalHeap {
   arm: AnyArm;
   /** The least-squares slope of the arm's heap growth over connections: what one more connection costs. */
   bytesPerConnection: number;
-  /** The intercept: what the arm costs a process whatever its connections (V8's compiled code for it, its timers). */
+  /** The intercept: what the arm costs a process whatever its connections (V8's compiled code for it and its metadata, its timers). */
   constantBytes: number;
 }
 
 /**
  * Heap per connection as a slope over several scales, each in one process (the medians of heapBytesPerConnection
  * times the connections): the per-connection figure of one scale also holds the arm's per-process constant spread
- * over its connections, most of it at 1 000 (about 150 KB of compiled code and timers, 8 B a connection at 19 000).
+ * over its connections, most of it at 1 000. For lifeline that constant is about 200 KiB: V8's compiled code for the
+ * engine (machine code and bytecode, 136 KiB at 1 000: the rows' codeBytesPerProcess) and its metadata (feedback
+ * vectors, scope infos, hidden classes), 11 B a connection at 19 000.
  * Null with fewer than two scales.
  */
 export function marginalHeap(scales: { connections: number; summary: { arm: AnyArm; heapBytesPerConnection: number | null }[] }[]): MarginalHeap[] | null {
@@ -283,6 +297,17 @@ export function marginalHeap(scales: { connections: number; summary: { arm: AnyA
     const { slope, intercept } = leastSquares(connections, bytes);
     return { arm, bytesPerConnection: round(slope, 1), constantBytes: Math.round(intercept) };
   });
+}
+
+/**
+ * The heap target over the one-process scales: lifeline's slope (the per-process constant, most of it V8's code and
+ * its metadata for the engine, apart) at most the target. `scales` names them, for the message.
+ */
+export function missedHeapSlope(slope: MarginalHeap[], scales: string): string[] {
+  const lifeline = slope.find((row) => row.arm === ArmNames.LIFELINE);
+  if (!lifeline) return [];
+  if (lifeline.bytesPerConnection <= TARGETS.heapBytesPerConnection) return [];
+  return [`${scales}: lifeline heap ${lifeline.bytesPerConnection} B per connection (the slope; ${round(lifeline.constantBytes / 1024, 0)} KiB per process apart) > ${TARGETS.heapBytesPerConnection} B`];
 }
 
 /** How far apart io-floor and io-floor-again (the same arm, run twice in one round) landed. */
@@ -310,6 +335,10 @@ export function roundResolution(rows: ArmRound[]): RoundResolution | null {
 export const TARGETS = {
   /** Pings to connections that carried data within the period (the clients' pingCheck: afterData + unknown). */
   pingsAfterData: 0,
+  /**
+   * Per connection: in one process at several scales, the slope (marginalHeap: what one more connection costs, the
+   * per-process constant apart); in each round of a scale spread over processes, the whole growth per connection.
+   */
   heapBytesPerConnection: 64,
   bookkeepingMsPer1000PerPeriod: 1,
   addedLoopDelayP99Ms: 2,
@@ -340,7 +369,8 @@ export function missedTargets(label: string, rounds: ArmRound[][], settings: Arm
     if (options.heap !== false) {
       if (lifeline.heapBytesPerConnection === null) missed.push(`${at}: no heap figure for lifeline (the round ran no none arm to measure from)`);
       else if (lifeline.heapBytesPerConnection > TARGETS.heapBytesPerConnection) {
-        missed.push(`${at}: lifeline heap ${lifeline.heapBytesPerConnection} B per connection > ${TARGETS.heapBytesPerConnection} B`);
+        missed.push(`${at}: lifeline heap ${lifeline.heapBytesPerConnection} B per connection > ${TARGETS.heapBytesPerConnection} B` +
+          ` (${lifeline.stateBytesPerConnection} B without its ${round((lifeline.codeBytesPerProcess ?? 0) / 1024, 0)} KiB of compiled code per process)`);
       }
     }
     const own = lifeline.bookkeepingMsPer1000PerPeriod;
@@ -373,6 +403,7 @@ export function markdownTable(summary: {
   cpuMsPer1000PerPeriod: number | null;
   bookkeepingMsPer1000PerPeriod: number | null;
   heapBytesPerConnection: number | null;
+  stateBytesPerConnection: number | null;
   loopDelayP99Ms: number | null;
   addedLoopDelayP99Ms: number | null;
   pingsPerConnectionPerPeriod: number | null;
@@ -383,12 +414,12 @@ export function markdownTable(summary: {
 }[]): string {
   const f = (value: number | null, digits = 2) => (value === null ? '-' : value.toFixed(digits));
   const lines = [
-    '| arm | CPU ms /1000 conn /period | bookkeeping ms | heap B/conn | loop p99 ms (added) | pings /conn /period | pings after data (to busy) | detected | error p50 / max ms (configured) | early | false dead |',
+    '| arm | CPU ms /1000 conn /period | bookkeeping ms | heap B/conn (without code) | loop p99 ms (added) | pings /conn /period | pings after data (to busy) | detected | error p50 / max ms (configured) | early | false dead |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of summary) {
     const d = row.detection;
-    lines.push(`| ${row.arm} | ${f(row.cpuMsPer1000PerPeriod)} | ${f(row.bookkeepingMsPer1000PerPeriod)} | ${f(row.heapBytesPerConnection, 0)} | ` +
+    lines.push(`| ${row.arm} | ${f(row.cpuMsPer1000PerPeriod)} | ${f(row.bookkeepingMsPer1000PerPeriod)} | ${f(row.heapBytesPerConnection, 0)} (${f(row.stateBytesPerConnection, 0)}) | ` +
       `${f(row.loopDelayP99Ms)} (${f(row.addedLoopDelayP99Ms)}) | ${f(row.pingsPerConnectionPerPeriod, 3)} | ${row.pingsAfterData ?? '-'} (${row.pingsToBusy}) | ` +
       `${d ? `${d.detected}/${d.victims}` : '-'} | ${d ? `${d.errorMs.p50} / ${d.errorMs.max} (${d.configuredMs / 1000} s)` : '-'} | ${d ? d.early : '-'} | ${row.falsePositives} |`);
   }

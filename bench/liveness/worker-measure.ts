@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { getHeapCodeStatistics } from 'node:v8';
 import { monotonicMs } from './wire.js';
 
 /**
@@ -9,21 +10,36 @@ import { monotonicMs } from './wire.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Heap (heapUsed + arrayBuffers: typed arrays live outside the JS heap) and RSS after GC, median of three. */
-export async function settledMemory(): Promise<{ heap: number; rss: number }> {
+/** A server worker's memory after GC, in bytes. */
+export interface SettledMemory {
+  /** heapUsed + arrayBuffers (typed arrays live outside the JS heap). */
+  heap: number;
+  rss: number;
+  /**
+   * The part of `heap` that is compiled code: V8's machine code and bytecode with their metadata. It grows with the
+   * functions a process has run and optimised, not with its connections.
+   */
+  code: number;
+}
+
+/** Heap, RSS and compiled code after GC, the median of three of each. */
+export async function settledMemory(): Promise<SettledMemory> {
   if (!gc) throw new Error('the server worker needs node --expose-gc');
   const heaps: number[] = [];
   const rss: number[] = [];
+  const code: number[] = [];
   for (let i = 0; i < 3; i++) {
     if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
     gc();
     gc();
     const usage = process.memoryUsage();
+    const compiled = getHeapCodeStatistics();
     heaps.push(usage.heapUsed + usage.arrayBuffers);
     rss.push(usage.rss);
+    code.push(compiled.code_and_metadata_size + compiled.bytecode_and_metadata_size);
   }
   const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
-  return { heap: median(heaps), rss: median(rss) };
+  return { heap: median(heaps), rss: median(rss), code: median(code) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, mock, test } from 'node:test';
 import { ArmNames, type ArmSettings } from '../../bench/liveness/arms.js';
 import { paceTraffic } from '../../bench/liveness/client-plan.js';
-import { marginalHeap, median, missedTargets, pingsAfterData, roundResolution, sumPingChecks, summariseRounds, type ArmRound, type PingCheck } from '../../bench/liveness/results.js';
+import { marginalHeap, median, missedHeapSlope, missedTargets, pingsAfterData, roundResolution, sumPingChecks, summariseRounds, type ArmRound, type PingCheck } from '../../bench/liveness/results.js';
 import { laneArms, sideBySideArms, SIDE_BY_SIDE_ARMS } from '../../bench/liveness/side-by-side.js';
 import { msBeforePing, pingMessage } from '../../bench/liveness/wire.js';
 import { repoPath } from '../helpers/paths.js';
@@ -16,7 +16,7 @@ const SETTINGS: ArmSettings = { periodMs: 2000, timeoutMs: 1000, tickMs: 100, ke
 
 function row(arm: ArmRound['arm'], fields: Partial<ArmRound> = {}): ArmRound {
   return {
-    arm, connections: 1000, periods: 2.5, cpuMsPer1000PerPeriod: 10, bookkeepingMsPer1000PerPeriod: 2, heapBytesPerConnection: 50,
+    arm, connections: 1000, periods: 2.5, cpuMsPer1000PerPeriod: 10, bookkeepingMsPer1000PerPeriod: 2, heapBytesPerConnection: 50, stateBytesPerConnection: 40, codeBytesPerProcess: 0,
     rssBytesPerConnection: 0, loopDelayMs: { p50: 1, p99: 2, max: 3 }, addedLoopDelayP99Ms: 0, pings: 0, pingsPerConnectionPerPeriod: 0.8,
     byProcess: [], pingsToBusy: 0, lifetimePingsToBusy: 0, pingCheck: check(), detection: null, falsePositives: 0, falsePositiveReasons: {}, ...fields,
   };
@@ -48,13 +48,13 @@ describe('liveness benchmark: targets', () => {
     const rows = [
       row(ArmNames.WS_RECIPE, { bookkeepingMsPer1000PerPeriod: 0.4 }),
       row(ArmNames.LIFELINE, {
-        bookkeepingMsPer1000PerPeriod: 1.5, heapBytesPerConnection: 70, addedLoopDelayP99Ms: 3, lifetimePingsToBusy: 9,
+        bookkeepingMsPer1000PerPeriod: 1.5, heapBytesPerConnection: 270, stateBytesPerConnection: 70, codeBytesPerProcess: 204800, addedLoopDelayP99Ms: 3, lifetimePingsToBusy: 9,
         pingCheck: check({ afterData: 2, afterQuiet: 6, unknown: 1, shortestQuietMs: 5790 }),
         detection: detection([-5, 150]), falsePositives: 1,
       }),
     ];
     const missed = missedTargets('x', [rows], SETTINGS, { loopDelay: true }).join('\n');
-    for (const expected of [/sent 3 pings less than a period after the connection's last data \(shortest silence 5790 ms, 1 not known\)/, /heap 70 B/, /bookkeeping 1.5 ms per 1000/, /not below ws-recipe's 0.4 ms/,
+    for (const expected of [/sent 3 pings less than a period after the connection's last data \(shortest silence 5790 ms, 1 not known\)/, /heap 270 B per connection > 64 B \(70 B without its 200 KiB of compiled code per process\)/, /bookkeeping 1.5 ms per 1000/, /not below ws-recipe's 0.4 ms/,
       /event-loop delay p99 3 ms/, /1 victims dead early/, /150 ms late/, /1 live connections dead/]) {
       assert.match(missed, expected);
     }
@@ -93,12 +93,26 @@ describe('liveness benchmark: side by side', () => {
     assert.throws(() => laneArms([ArmNames.IO_FLOOR, ArmNames.LIFELINE], 2, 0), /round must be/);
   });
 
+  test('liveness bench: in one process the heap target judges the slope, the per-process constant apart; a round names its code', () => {
+    const slope = (bytesPerConnection: number) => [
+      { arm: ArmNames.IO_FLOOR, bytesPerConnection: 12, constantBytes: 77_000 },
+      { arm: ArmNames.LIFELINE, bytesPerConnection, constantBytes: 220_160 },
+    ];
+    assert.deepEqual(missedHeapSlope(slope(51.1), 'heap slope over 1000, 10000'), []);
+    assert.deepEqual(missedHeapSlope(slope(64.5), 'heap slope over 1000, 10000'),
+      ['heap slope over 1000, 10000: lifeline heap 64.5 B per connection (the slope; 215 KiB per process apart) > 64 B']);
+    assert.deepEqual(missedHeapSlope([{ arm: ArmNames.IO_FLOOR, bytesPerConnection: 99, constantBytes: 0 }], 'x'), [], 'no lifeline, nothing to judge');
+    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 267, stateBytesPerConnection: 131, codeBytesPerProcess: 139_264, detection: detection([10]) })];
+    assert.match(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /heap 267 B per connection > 64 B \(131 B without its 136 KiB of compiled code per process\)/);
+    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: false, heap: false }), [], 'judged by the slope instead');
+  });
+
   test('liveness bench: rounds without a heap figure miss the heap target unless told they cannot measure it', () => {
-    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: null, detection: detection([10]) })];
+    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: null, stateBytesPerConnection: null, codeBytesPerProcess: null, detection: detection([10]) })];
     assert.match(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /no heap figure for lifeline/);
     assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: false, heap: false }), []);
     // The other targets still count side by side.
-    const dear = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 4, heapBytesPerConnection: null, detection: detection([10]) })];
+    const dear = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 4, heapBytesPerConnection: null, stateBytesPerConnection: null, codeBytesPerProcess: null, detection: detection([10]) })];
     assert.match(missedTargets('x', [dear], SETTINGS, { loopDelay: false, heap: false }).join('\n'), /bookkeeping 4 ms per 1000/);
   });
 });
@@ -274,6 +288,7 @@ describe('liveness benchmark: a small real run', { skip }, () => {
         // Both CPU figures are rounded to 3 digits, the difference of the unrounded ones too.
         assert.ok(Math.abs(lifeline.bookkeepingMsPer1000PerPeriod! - (lifeline.cpuMsPer1000PerPeriod - floor.cpuMsPer1000PerPeriod)) <= 0.002);
         assert.equal(lifeline.heapBytesPerConnection, null, 'no none arm beside them: no heap figure');
+        assert.equal(lifeline.stateBytesPerConnection, null);
         assert.equal(lifeline.byProcess.length, 1);
         assert.ok(lifeline.byProcess[0]!.mainThreadMs! > 0, JSON.stringify(lifeline.byProcess));
         assert.ok(floor.pings > 0, 'the floor pinged its idle connections');
