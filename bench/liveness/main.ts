@@ -390,8 +390,7 @@ async function main() {
   const results = [];
   const missed: string[] = [];
   // With two or more scales in one process, the heap target is judged on lifeline's slope over them (below): each
-  // one's figure per connection also holds the per-process constant (V8's code for the engine and its metadata, about
-  // 200 KiB) spread over its connections, which is not state a connection keeps.
+  // one's figure per connection also holds the per-process constant spread over its connections (results.ts, marginalHeap).
   const onOneProcess = (scale: { transport: string; processes: number }) => scale.transport === 'tcp' && scale.processes === 1;
   const heapBySlope = scales.filter(onOneProcess).length >= 2;
   for (const scale of scales) {

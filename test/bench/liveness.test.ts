@@ -71,6 +71,20 @@ describe('liveness benchmark: targets', () => {
     const serverOnly = lifeline({ lifetimePingsToBusy: 2, pingCheck: null });
     assert.match(missedTargets('x', [serverOnly], SETTINGS, { loopDelay: true }).join('\n'), /pinged busy connections 2 times/);
   });
+
+  test('liveness bench: in one process the heap target judges the slope, the per-process constant apart; a round names its code', () => {
+    const slope = (bytesPerConnection: number) => [
+      { arm: ArmNames.IO_FLOOR, bytesPerConnection: 12, constantBytes: 77_000 },
+      { arm: ArmNames.LIFELINE, bytesPerConnection, constantBytes: 220_160 },
+    ];
+    assert.deepEqual(missedHeapSlope(slope(51.1), 'heap slope over 1000, 10000'), []);
+    assert.deepEqual(missedHeapSlope(slope(64.5), 'heap slope over 1000, 10000'),
+      ['heap slope over 1000, 10000: lifeline heap 64.5 B per connection (the slope; 215 KiB per process apart) > 64 B']);
+    assert.deepEqual(missedHeapSlope([{ arm: ArmNames.IO_FLOOR, bytesPerConnection: 99, constantBytes: 0 }], 'x'), [], 'no lifeline, nothing to judge');
+    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 267, stateBytesPerConnection: 131, codeBytesPerProcess: 139_264, detection: detection([10]) })];
+    assert.match(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /heap 267 B per connection > 64 B \(131 B without its 136 KiB of compiled code per process\)/);
+    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: false, heap: false }), [], 'judged by the slope instead');
+  });
 });
 
 describe('liveness benchmark: side by side', () => {
@@ -91,20 +105,6 @@ describe('liveness benchmark: side by side', () => {
     assert.throws(() => laneArms(SIDE_BY_SIDE_ARMS, 4, 1), /multiple of 6 server processes .*got 4/);
     assert.throws(() => laneArms([ArmNames.LIFELINE, ArmNames.WS_RECIPE], 2, 1), /needs io-floor/);
     assert.throws(() => laneArms([ArmNames.IO_FLOOR, ArmNames.LIFELINE], 2, 0), /round must be/);
-  });
-
-  test('liveness bench: in one process the heap target judges the slope, the per-process constant apart; a round names its code', () => {
-    const slope = (bytesPerConnection: number) => [
-      { arm: ArmNames.IO_FLOOR, bytesPerConnection: 12, constantBytes: 77_000 },
-      { arm: ArmNames.LIFELINE, bytesPerConnection, constantBytes: 220_160 },
-    ];
-    assert.deepEqual(missedHeapSlope(slope(51.1), 'heap slope over 1000, 10000'), []);
-    assert.deepEqual(missedHeapSlope(slope(64.5), 'heap slope over 1000, 10000'),
-      ['heap slope over 1000, 10000: lifeline heap 64.5 B per connection (the slope; 215 KiB per process apart) > 64 B']);
-    assert.deepEqual(missedHeapSlope([{ arm: ArmNames.IO_FLOOR, bytesPerConnection: 99, constantBytes: 0 }], 'x'), [], 'no lifeline, nothing to judge');
-    const rows = [row(ArmNames.LIFELINE, { bookkeepingMsPer1000PerPeriod: 0.5, heapBytesPerConnection: 267, stateBytesPerConnection: 131, codeBytesPerProcess: 139_264, detection: detection([10]) })];
-    assert.match(missedTargets('x', [rows], SETTINGS, { loopDelay: false }).join('\n'), /heap 267 B per connection > 64 B \(131 B without its 136 KiB of compiled code per process\)/);
-    assert.deepEqual(missedTargets('x', [rows], SETTINGS, { loopDelay: false, heap: false }), [], 'judged by the slope instead');
   });
 
   test('liveness bench: rounds without a heap figure miss the heap target unless told they cannot measure it', () => {
